@@ -1,0 +1,118 @@
+"""Defaults shared by every config file under `configs/`.
+
+A config file calls `base_config()` and overrides what its task needs. Every field is
+documented here once. Fields marked (cache key) change the preprocessed arrays and are part of
+the cache key; the others only change training.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def data_config() -> ml_collections.ConfigDict:
+  """Input-pipeline settings (everything here is part of the cache key except `buckets`,
+  `eval_batch_size`, `max_tokens_per_batch`)."""
+  d = ml_collections.ConfigDict()
+  d.task = "semeval"            # semeval | tacred | pubmed (cache key)
+  d.train_file = "semeval/train.json"   # relative to data_dir, or absolute (cache key)
+  d.dev_file = ""               # "" = no dev split file (cache key)
+  d.test_file = "semeval/test.json"     # (cache key)
+  d.label_file = ""             # TACRED: labels.txt fixing the label order (cache key)
+  d.directed = False            # SemEval: 19 directed labels instead of 10 undirected (cache key)
+  # PubMed n-ary settings (cache key).
+  d.arity = "ternary"           # ternary (drug-gene-mutation) | binary (drug-mutation)
+  d.label_set = "multi"         # multi (5 classes) | binary (Yes/No)
+  d.fold = 0                    # test fold; train = the other four folds
+  d.num_folds = 5
+  d.dev_holdout = 0             # records held out of train as dev (paper: 200 for PubMed)
+  # Vocabulary (cache key).
+  d.lowercase = True
+  d.min_freq = 1                # words seen fewer times in train map to <unk> unless in GloVe
+  d.glove_file = "glove/glove.6B.50d.txt.gz"   # "" = random word vectors of `word_dim`
+  d.word_dim = 50               # used only when glove_file is ""
+  # Length policy (cache key): AGGCN drops train records over 400 (ternary) / 300 (binary)
+  # tokens; 0 keeps everything. Dropped records are counted and logged, never silent.
+  d.max_train_length = 0
+  # Shapes: records are padded to the smallest bucket that holds them, so jit compiles at
+  # most len(buckets) programs per batch size. Longest PubMed record: 1302 tokens.
+  d.buckets = (32, 64, 128, 256, 512, 1024, 1536)
+  d.max_tokens_per_batch = 8192  # caps batch_size * bucket for long buckets (eval)
+  d.eval_batch_size = 100
+  return d
+
+
+def model_config() -> ml_collections.ConfigDict:
+  """Model settings (paper §4). Ablations M1-M5 are switches here."""
+  m = ml_collections.ConfigDict()
+  m.word_input = "glove"        # glove | plm (batch carries `word_vectors`)
+  m.freeze_word_embeddings = False
+  m.pos_dim = 30                # paper §5.1.2
+  m.position_dim = 30
+  m.max_relative_position = 150  # relative positions are clipped to +-this
+  m.hidden_dim = 200            # width of x (MSCNN), y (MSGCN) and the fused features
+  m.lstm_hidden = 100           # per direction; h_glo has 2 * lstm_hidden = hidden_dim
+  # MSCNN (§4.2.1): multi | plain (one undilated conv, kernel 3) | none (M1: removed).
+  m.mscnn = "multi"
+  m.mscnn_kernels = (3, 4, 5)
+  m.mscnn_dilation = 2
+  m.mscnn_vertical = True       # the vertical conv over the embedding dimension (kernel d/2)
+  m.mscnn_combine = "concat"    # concat (+ linear to hidden_dim) | sum
+  # MSGCN (§4.2.2): multi | plain (GCN on the original graph only) | none (M2: removed).
+  m.msgcn = "multi"
+  m.gcn_layers = 2              # layers on the original graph; coarse and refined get one each
+  m.input_dropout = 0.5
+  m.dropout = 0.3
+  m.entity_pooling = "max"      # max | mean over each entity's tokens in h
+  return m
+
+
+def loss_config() -> ml_collections.ConfigDict:
+  """Loss settings (eq. 11-16). Margins are not given in the paper; 1.0 is our choice."""
+  l = ml_collections.ConfigDict()
+  l.msml = True                 # False = M3 (w/o MSML): cross-entropy only, no triplets
+  l.alpha = 0.5                 # weight of the relation triplet loss on z (eq. 11)
+  l.beta = 0.03                 # weight of the feature triplet losses on (x, y, y+-) (eq. 12-14)
+  l.margin_rel = 1.0            # m1
+  l.margin_rep = 1.0            # m2
+  l.normalize_embeddings = False  # L2-normalise z, x, y before distances
+  l.hard_negatives = True       # S- from the class ranked second; False = random other class
+  return l
+
+
+def optim_config() -> ml_collections.ConfigDict:
+  """Optax SGD with weight decay (lambda = 0.002, §5.1.2) and per-epoch decay 0.9."""
+  o = ml_collections.ConfigDict()
+  o.learning_rate = 0.5
+  o.lr_decay = 0.9              # multiplied in once per epoch after decay_epoch
+  o.decay_epoch = 5
+  o.weight_decay = 0.002
+  o.max_grad_norm = 5.0
+  o.momentum = 0.0
+  return o
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """The full default config (SemEval, GloVe 6B-50d)."""
+  c = ml_collections.ConfigDict()
+  c.seed = 42
+  c.data_dir = ""               # "" -> $MSFML_DATA, ../shared/data, ~/.cache/msfml_jax/data
+  c.cache_dir = ""              # "" -> $MSFML_CACHE, ~/.cache/msfml_jax/cache
+  c.data = data_config()
+  c.model = model_config()
+  c.loss = loss_config()
+  c.optim = optim_config()
+  c.batch_size = 50             # anchors per step; each step sees 3 * batch_size samples
+  c.num_epochs = 150            # paper §5.1.2 (SemEval, last-epoch checkpoint)
+  c.max_train_examples = 0      # 0 = all; >0 takes the first N (tests, quick runs)
+  c.max_eval_examples = 0
+  c.eval_every_epochs = 1
+  c.eval_splits = ("dev", "test")  # evaluated when present
+  c.select_metric = ""          # "" = the task's main metric on dev (else on test)
+  c.checkpoint_every_steps = 0  # 0 = at every evaluation only
+  c.keep_checkpoints = 3
+  c.log_every_steps = 50
+  c.distributed = False         # jax.distributed.initialize() (multi-host)
+  c.plm = ml_collections.ConfigDict()
+  c.plm.model = ""              # path or name of a HF BERT/RoBERTa checkpoint
+  return c
