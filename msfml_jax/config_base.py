@@ -77,6 +77,7 @@ def loss_config() -> ml_collections.ConfigDict:
   l.margin_rep = 1.0            # m2
   l.normalize_embeddings = False  # L2-normalise z, x, y before distances
   l.hard_negatives = True       # S- from the class ranked second; False = random other class
+  l.ce_on = "anchor"            # anchor (eq. 16: one CE term per training sample) | all three
   return l
 
 
