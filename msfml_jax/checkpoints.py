@@ -1,0 +1,115 @@
+"""Orbax checkpoints: the latest few for resuming, plus the best by the selection metric.
+
+A checkpoint holds three items: `state` (params, optimizer state, step, dropout key),
+`tables` (the hard-negative table, numpy) and `loop` (JSON: epoch, position in the epoch,
+best-so-far metric, the config). With the data order derived from (seed, epoch) that is
+everything that decides the rest of the run, so a resumed run is bit-identical.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+from absl import logging
+
+# Settings that change parameter shapes, the arrays or the data order: resuming with any of
+# them changed would silently train a different model, so it is refused.
+_RESUME_SENSITIVE = ("seed", "batch_size", "max_train_examples", "model", "data.task",
+                     "data.train_file", "data.test_file", "data.dev_file", "data.directed",
+                     "data.arity", "data.label_set", "data.fold", "data.dev_holdout",
+                     "data.lowercase", "data.min_freq", "data.glove_file",
+                     "data.max_train_length", "loss.msml")
+
+
+class IncompatibleCheckpointError(RuntimeError):
+  """The checkpoint was written by a run whose config differs in a setting that matters."""
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+  out = {}
+  for k, v in d.items():
+    key = f"{prefix}{k}"
+    if isinstance(v, dict):
+      out.update(_flatten(v, key + "."))
+    else:
+      out[key] = list(v) if isinstance(v, tuple) else v
+  return out
+
+
+def config_differences(saved: dict[str, Any], current: ml_collections.ConfigDict) -> list[str]:
+  """Resume-sensitive settings that differ, as 'name: saved -> current'."""
+  old, new = _flatten(saved), _flatten(current.to_dict())
+  diffs = []
+  for key in sorted(set(old) | set(new)):
+    if not any(key == s or key.startswith(s + ".") for s in _RESUME_SENSITIVE):
+      continue
+    if old.get(key) != new.get(key):
+      diffs.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
+  return diffs
+
+
+def _manager(directory: pathlib.Path, keep: int) -> ocp.CheckpointManager:
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                         enable_async_checkpointing=False)
+  return ocp.CheckpointManager(directory.resolve(), options=options)
+
+
+class Checkpointer:
+  """`checkpoints/` keeps the latest `keep` steps, `best/` the best one."""
+
+  def __init__(self, workdir: str | pathlib.Path, keep: int):
+    workdir = pathlib.Path(workdir)
+    self.latest = _manager(workdir / "checkpoints", keep)
+    self.best = _manager(workdir / "best", 1)
+
+  def save(self, step: int, state: Any, tables: dict[str, Any], loop: dict[str, Any],
+           best: bool = False) -> None:
+    """Saves synchronously (a kill -9 mid-save leaves only an unfinished temp directory)."""
+    args = ocp.args.Composite(state=ocp.args.StandardSave(state),
+                              tables=ocp.args.StandardSave(tables),
+                              loop=ocp.args.JsonSave(loop))
+    managers = [self.latest] + ([self.best] if best else [])
+    for manager in managers:
+      if step not in manager.all_steps():
+        manager.save(step, args=args, force=True)
+      manager.wait_until_finished()
+
+  def restore_latest(self, state_template: Any, tables_template: dict[str, Any],
+                     config: ml_collections.ConfigDict):
+    """(state, tables, loop) of the newest readable checkpoint, or None when there is none.
+
+    A damaged checkpoint is skipped with a warning naming it; one from an incompatible
+    config raises IncompatibleCheckpointError naming the settings that differ.
+    """
+    abstract_state = jax.tree.map(ocp.utils.to_shape_dtype_struct, state_template)
+    abstract_tables = jax.tree.map(ocp.utils.to_shape_dtype_struct, tables_template)
+    for step in sorted(self.latest.all_steps(), reverse=True):
+      path = self.latest.directory / str(step)
+      try:
+        loop = self.latest.restore(step, args=ocp.args.Composite(loop=ocp.args.JsonRestore()))["loop"]
+      except Exception as e:  # pylint: disable=broad-except
+        logging.warning("Skipping damaged checkpoint %s (%s: %s)", path, type(e).__name__, e)
+        continue
+      diffs = config_differences(loop.get("config", {}), config)
+      if diffs:
+        raise IncompatibleCheckpointError(
+            f"Checkpoint {path} was written with a different config; these settings differ "
+            f"(saved -> current): {'; '.join(diffs)}. Use a new --workdir or the old settings.")
+      try:
+        restored = self.latest.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract_state),
+            tables=ocp.args.StandardRestore(abstract_tables)))
+      except Exception as e:  # pylint: disable=broad-except
+        logging.warning("Skipping damaged checkpoint %s (%s: %s)", path, type(e).__name__, e)
+        continue
+      logging.info("Resuming from %s", path)
+      return restored["state"], restored["tables"], loop
+    return None
+
+  def close(self) -> None:
+    self.latest.close()
+    self.best.close()

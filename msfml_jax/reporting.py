@@ -1,0 +1,74 @@
+"""What a run leaves in its workdir: metrics.jsonl, TensorBoard events, results, predictions."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+from tensorboardX import SummaryWriter
+
+
+def _jsonable(x: Any) -> Any:
+  if isinstance(x, dict):
+    return {str(k): _jsonable(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_jsonable(v) for v in x]
+  if isinstance(x, np.ndarray):
+    return x.tolist()
+  if isinstance(x, (np.floating, np.integer, np.bool_)):
+    return x.item()
+  return x
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+  """The numeric entries of a metrics dict (drops confusion matrices, tables...)."""
+  return {k: float(v) for k, v in metrics.items()
+          if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)}
+
+
+class MetricsLog:
+  """Appends one JSON line per evaluation and mirrors scalars to TensorBoard (process 0)."""
+
+  def __init__(self, workdir: str | pathlib.Path):
+    self.workdir = pathlib.Path(workdir)
+    self.enabled = jax.process_index() == 0
+    self.writer = SummaryWriter(str(self.workdir / "tensorboard")) if self.enabled else None
+
+  def write(self, step: int, epoch: int, split: str, metrics: dict[str, Any]) -> None:
+    if not self.enabled:
+      return
+    scalars = scalar_metrics(metrics)
+    line = {"step": int(step), "epoch": int(epoch), "split": split, "metrics": scalars}
+    with open(self.workdir / "metrics.jsonl", "a", encoding="utf-8") as f:
+      f.write(json.dumps(line) + "\n")
+    for name, value in scalars.items():
+      self.writer.add_scalar(f"{split}/{name}", value, step)
+    self.writer.flush()
+
+  def close(self) -> None:
+    if self.writer is not None:
+      self.writer.close()
+
+
+def write_json(path: str | pathlib.Path, obj: Any) -> None:
+  if jax.process_index() == 0:
+    pathlib.Path(path).write_text(json.dumps(_jsonable(obj), indent=2) + "\n", encoding="utf-8")
+
+
+def write_predictions(path: str | pathlib.Path, ids: Sequence[str], gold: np.ndarray,
+                      probs: np.ndarray, label_names: Sequence[str],
+                      extra: dict[str, Sequence[Any]] | None = None) -> None:
+  """One JSON line per record: id, gold, predicted label and every label's probability."""
+  if jax.process_index() != 0:
+    return
+  with open(path, "w", encoding="utf-8") as f:
+    for i, record_id in enumerate(ids):
+      row = {"id": str(record_id), "gold": label_names[int(gold[i])],
+             "prediction": label_names[int(probs[i].argmax())],
+             "probabilities": {name: round(float(p), 6) for name, p in zip(label_names, probs[i])}}
+      for key, values in (extra or {}).items():
+        row[key] = _jsonable(values[i])
+      f.write(json.dumps(row) + "\n")

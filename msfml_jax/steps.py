@@ -1,0 +1,89 @@
+"""Train state, optimizer and the jit-compiled train/eval steps (no Python side effects)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from flax.training import train_state
+
+from msfml_jax import losses
+
+
+class TrainState(train_state.TrainState):
+  """Flax TrainState plus the dropout key (dropout of step s uses fold_in(key, s))."""
+  dropout_key: jax.Array
+
+
+def make_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.Schedule:
+  """x lr_decay once per epoch from epoch `decay_epoch` on; a function of the step alone, so a
+  resumed run gets the same rates."""
+  return optax.exponential_decay(
+      init_value=optim.learning_rate,
+      transition_steps=steps_per_epoch,
+      decay_rate=optim.lr_decay,
+      transition_begin=max(0, optim.decay_epoch) * steps_per_epoch,
+      staircase=True)
+
+
+def make_optimizer(optim: ml_collections.ConfigDict,
+                   steps_per_epoch: int) -> optax.GradientTransformation:
+  """SGD with weight decay (the paper's L2 term, lambda) and gradient clipping."""
+  return optax.chain(
+      optax.clip_by_global_norm(optim.max_grad_norm),
+      optax.add_decayed_weights(optim.weight_decay),
+      optax.sgd(make_schedule(optim, steps_per_epoch), momentum=optim.momentum or None))
+
+
+def create_train_state(model: nn.Module, example_batch: dict[str, Any], tx: optax.GradientTransformation,
+                       seed: int) -> TrainState:
+  """Initialises parameters from one (unstacked) example batch."""
+  init_key, dropout_key = jax.random.split(jax.random.key(seed))
+  params = model.init({"params": init_key, "dropout": init_key}, example_batch, train=False)["params"]
+  return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
+                           dropout_key=jax.random.key_data(dropout_key))
+
+
+def _flatten_triplet(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
+  """[3, B, ...] -> [3B, ...]: one forward pass over anchors, positives and negatives."""
+  return {k: v.reshape((-1,) + v.shape[2:]) for k, v in batch.items()}
+
+
+def train_step(state: TrainState, batch: dict[str, jax.Array], *,
+               loss_config: ml_collections.ConfigDict,
+               has_features: bool) -> tuple[TrainState, dict[str, jax.Array]]:
+  """One SGD step over a stacked triplet batch [3, B, ...] (or [1, B, ...] without MSML)."""
+  flat = _flatten_triplet(batch)
+  key = jax.random.fold_in(jax.random.wrap_key_data(state.dropout_key), state.step)
+
+  def loss_fn(params):
+    outputs = state.apply_fn({"params": params}, flat, train=True, rngs={"dropout": key})
+    if loss_config.msml:
+      return losses.total_loss(outputs, flat["label"], flat["weight"], loss_config, has_features)
+    ce = losses.cross_entropy(outputs["logits"], flat["label"])
+    weight = flat["weight"]
+    denom = jnp.maximum(weight.sum(), 1.0)
+    acc = (outputs["logits"].argmax(-1) == flat["label"]) * weight
+    loss = (ce * weight).sum() / denom
+    return loss, {"loss": loss, "ce": loss, "accuracy": acc.sum() / denom}
+
+  (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  metrics["grad_norm"] = optax.global_norm(grads)
+  return state.apply_gradients(grads=grads), metrics
+
+
+def eval_step(state: TrainState, batch: dict[str, jax.Array]) -> jax.Array:
+  """Logits for one evaluation batch [B, ...]."""
+  return state.apply_fn({"params": state.params}, batch, train=False)["logits"]
+
+
+def jit_steps(loss_config: ml_collections.ConfigDict, has_features: bool):
+  """The jitted (train_step, eval_step) pair; the train step donates the old state."""
+  train = jax.jit(functools.partial(train_step, loss_config=loss_config,
+                                    has_features=has_features), donate_argnums=0)
+  return train, jax.jit(eval_step)

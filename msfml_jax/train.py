@@ -1,0 +1,285 @@
+"""Training and evaluation loop: `train_and_evaluate(config, workdir)`.
+
+The loop keeps no state that is not in the checkpoint or derived from the step: data order
+and triplets come from (seed, epoch, hard-negative table), dropout from fold_in(key, step),
+the learning rate from the optax schedule. Killing the process at any moment and running the
+same command again therefore ends with the same parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import signal
+import time
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from absl import logging
+from tqdm import tqdm
+
+from msfml_jax import checkpoints, evaluate, parallel, reporting, steps
+from msfml_jax.data import batching, cache, triplets
+from msfml_jax.models import msfml
+
+
+class DivergenceError(RuntimeError):
+  """The loss became NaN or Inf; the last good checkpoint is left in place."""
+
+
+@dataclasses.dataclass
+class Run:
+  """Everything a training run needs, built once by `setup`."""
+  config: ml_collections.ConfigDict
+  workdir: pathlib.Path
+  dataset: Any
+  splits: dict[str, Any]
+  model: Any
+  mesh: Any
+  sampler: triplets.TripletSampler
+  steps_per_epoch: int
+  global_batch: int
+  train_step: Any
+  eval_step: Any
+  checkpointer: checkpoints.Checkpointer
+  log: reporting.MetricsLog
+
+
+def _limit(split, n: int):
+  return split.take(np.arange(min(n, len(split)))) if n and n < len(split) else split
+
+
+def has_feature_losses(config: ml_collections.ConfigDict) -> bool:
+  return config.model.mscnn != "none" and config.model.msgcn != "none"
+
+
+def build_model(config: ml_collections.ConfigDict, dataset) -> msfml.MSFML:
+  return msfml.MSFML(config.model, num_classes=len(dataset.label_names),
+                     vocab_size=len(dataset.vocab.word), num_pos=len(dataset.vocab.pos),
+                     num_entities=dataset.num_entities, word_embeddings=dataset.embeddings)
+
+
+def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run:
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  dataset = cache.load_dataset(config, progress=jax.process_index() == 0)
+  splits = {name: _limit(split, config.max_train_examples if name == "train"
+                         else config.max_eval_examples)
+            for name, split in dataset.splits.items()}
+  global_batch = parallel.global_batch_size(config.batch_size)
+  sampler = triplets.TripletSampler(splits["train"].labels, splits["train"].lengths,
+                                    len(dataset.label_names), config.seed)
+  steps_per_epoch = -(-len(splits["train"]) // global_batch)
+  train_step, eval_step = steps.jit_steps(config.loss, has_feature_losses(config))
+  logging.info("train %d records, %d steps/epoch, %d devices, %d processes",
+               len(splits["train"]), steps_per_epoch, jax.device_count(), jax.process_count())
+  return Run(config, workdir, dataset, splits, build_model(config, dataset),
+             parallel.make_mesh(), sampler, steps_per_epoch, global_batch, train_step,
+             eval_step, checkpoints.Checkpointer(workdir, config.keep_checkpoints),
+             reporting.MetricsLog(workdir))
+
+
+def train_batch(run: Run, plan: triplets.EpochPlan, b: int) -> dict[str, jax.Array]:
+  """The b-th batch of the epoch as a global [3 (or 1), B, ...] sharded array dict."""
+  train = run.splits["train"]
+  roles = (plan.anchors, plan.positives, plan.negatives) if run.config.loss.msml else (plan.anchors,)
+  global_idx = [role[b] for role in roles]
+  real = np.concatenate([i[i >= 0] for i in global_idx])
+  length = batching.bucket_length(int(train.lengths[real].max()), run.config.data.buckets)
+  rows = parallel.process_rows(run.global_batch)
+  parts = []
+  for idx in global_idx:
+    local = idx[rows]
+    parts.append(batching.make_batch(train, local[local >= 0], rows.stop - rows.start, length))
+  stacked = {k: np.stack([p[k] for p in parts]) for k in parts[0]}
+  return parallel.to_global(stacked, run.mesh, example_axis=1)
+
+
+def _pad_rows(batch: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+  """Pads the example axis with inert examples (weight 0, index -1) to `rows`."""
+  n = len(batch["index"])
+  if n == rows:
+    return batch
+  out = {}
+  for k, v in batch.items():
+    pad = np.zeros((rows - n,) + v.shape[1:], v.dtype)
+    if k == "index":
+      pad[:] = -1
+    out[k] = np.concatenate([v, pad])
+  return out
+
+
+def predict_split(run: Run, state, split) -> np.ndarray:
+  """Logits [N, C] for every record of `split`, in record order."""
+  logits = np.zeros((len(split), len(run.dataset.label_names)), np.float32)
+  ndev = jax.device_count()
+  for batch in batching.eval_batches(split, run.config):
+    rows = -(-len(batch["index"]) // ndev) * ndev
+    batch = _pad_rows(batch, rows)
+    local = {k: v[parallel.process_rows(rows)] for k, v in batch.items()}
+    out = parallel.to_host(run.eval_step(state, parallel.to_global(local, run.mesh, 0)))
+    real = batch["index"] >= 0
+    logits[batch["index"][real]] = out[real]
+  return logits
+
+
+def evaluate_split(run: Run, state, name: str) -> tuple[dict[str, Any], np.ndarray]:
+  split = run.splits[name]
+  logits = predict_split(run, state, split)
+  metrics = evaluate.score(run.config.data.task, logits.argmax(-1), split.labels,
+                           run.dataset.label_names,
+                           {"cross_sentence": split.cross_sentence,
+                            "directed": run.config.data.directed})
+  return metrics, logits
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+  e = np.exp(logits - logits.max(-1, keepdims=True))
+  return e / e.sum(-1, keepdims=True)
+
+
+def write_test_predictions(run: Run, logits: np.ndarray) -> None:
+  split = run.splits["test"]
+  extra = {"cross_sentence": split.cross_sentence}
+  if run.config.data.task == "semeval":
+    extra["label_directed"] = split.label_directed
+  reporting.write_predictions(run.workdir / "predictions.jsonl", split.ids, split.labels,
+                              _softmax(logits), run.dataset.label_names, extra)
+
+
+def initial_state(run: Run):
+  example = batching.make_batch(run.splits["train"], np.arange(2), 2,
+                                run.config.data.buckets[0])
+  tx = steps.make_optimizer(run.config.optim, run.steps_per_epoch)
+  state = steps.create_train_state(run.model, example, tx, run.config.seed)
+  return jax.device_put(state, parallel.replicated(run.mesh))
+
+
+class _Preemption:
+  """SIGTERM (what a preemptible VM gets first) asks for a checkpoint at the next step."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    logging.warning("SIGTERM received: checkpointing at the next step boundary, then exiting.")
+    self.requested = True
+
+  def restore(self):
+    signal.signal(signal.SIGTERM, self._previous)
+
+
+def _loop_state(run: Run, epoch: int, batch: int, best: dict[str, Any]) -> dict[str, Any]:
+  return {"epoch": epoch, "batch": batch, "best": best, "config": run.config.to_dict()}
+
+
+def _save(run: Run, state, tables, loop, best: bool = False) -> None:
+  run.checkpointer.save(int(state.step), state, tables, loop, best=best)
+
+
+def _selection_split(run: Run) -> str:
+  return "dev" if "dev" in run.splits else "test"
+
+
+def end_of_epoch(run: Run, state, epoch: int, tables: dict,
+                 best: dict) -> tuple[dict, dict[str, Any]]:
+  """Refreshes hard negatives, evaluates, saves; returns (best-so-far record, metrics)."""
+  step = int(state.step)
+  train_logits = predict_split(run, state, run.splits["train"])
+  tables["hard_negatives"] = triplets.hard_negative_classes(train_logits,
+                                                            run.splits["train"].labels)
+  results = {}
+  for name in run.config.eval_splits:
+    if name in run.splits:
+      metrics, logits = evaluate_split(run, state, name)
+      run.log.write(step, epoch + 1, name, metrics)
+      results[name] = (metrics, logits)
+  metric = run.config.select_metric or evaluate.main_metric(run.config.data.task,
+                                                          run.config.data.directed)
+  sel = results.get(_selection_split(run))
+  improved = sel is not None and sel[0][metric] > best.get("value", -np.inf)
+  if improved:
+    best = {"value": float(sel[0][metric]), "metric": metric, "step": step, "epoch": epoch + 1,
+            "split": _selection_split(run),
+            "metrics": {k: reporting.scalar_metrics(v[0]) for k, v in results.items()}}
+  if "test" in results and (improved or "dev" not in run.splits):
+    # With a dev split, test predictions come from the best-on-dev epoch; without one (SemEval,
+    # as in the paper) from the latest epoch.
+    write_test_predictions(run, results["test"][1])
+  _save(run, state, tables, _loop_state(run, epoch + 1, 0, best), best=improved)
+  return best, {k: v[0] for k, v in results.items()}
+
+
+def _check_finite(metrics: dict[str, float], step: int, run: Run) -> None:
+  if not np.isfinite(metrics["loss"]):
+    raise DivergenceError(
+        f"Loss became {metrics['loss']} at step {step}: training stopped. The last good "
+        f"checkpoint is kept in {run.checkpointer.latest.directory}; lower "
+        f"optim.learning_rate or optim.max_grad_norm and run the same command to resume.")
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Trains (resuming from `workdir` when it has a checkpoint), evaluates, writes results."""
+  run = setup(config, workdir)
+  state = initial_state(run)
+  tables = {"hard_negatives": np.full(len(run.splits["train"]), -1, np.int32)}
+  start_epoch, start_batch, best = 0, 0, {}
+  restored = run.checkpointer.restore_latest(state, tables, config)
+  if restored is not None:
+    state, tables, loop = restored
+    tables = {k: np.asarray(v) for k, v in tables.items()}
+    start_epoch, start_batch, best = loop["epoch"], loop["batch"], loop["best"]
+  preemption = _Preemption()
+  t_start, last_metrics, final = time.time(), {}, {}
+  try:
+    for epoch in range(start_epoch, config.num_epochs):
+      hard = tables["hard_negatives"] if config.loss.hard_negatives else None
+      if hard is not None and (hard < 0).all():
+        hard = None  # before the first refresh: random other class
+      plan = run.sampler.plan(epoch, run.global_batch, hard, with_triplets=config.loss.msml)
+      bar = tqdm(range(start_batch, len(plan)), desc=f"epoch {epoch + 1}/{config.num_epochs}",
+                 disable=jax.process_index() != 0, leave=False, dynamic_ncols=True)
+      t_epoch, samples = time.time(), 0
+      for b in bar:
+        batch = train_batch(run, plan, b)
+        state, metrics = run.train_step(state, batch)
+        metrics = {k: float(v) for k, v in metrics.items()}
+        step = int(state.step)
+        _check_finite(metrics, step, run)
+        samples += int(np.prod(batch["weight"].shape))
+        bar.set_postfix(loss=f"{metrics['loss']:.3f}",
+                        samples_per_s=f"{samples / max(time.time() - t_epoch, 1e-9):.0f}")
+        if step % config.log_every_steps == 0:
+          run.log.write(step, epoch + 1, "train", metrics)
+        last_metrics = metrics
+        at_boundary = b + 1 < len(plan)
+        if at_boundary and (preemption.requested or (
+            config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0)):
+          _save(run, state, tables, _loop_state(run, epoch, b + 1, best))
+          if preemption.requested:
+            logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
+            return {"preempted": True, "step": step}
+      start_batch = 0
+      best, final = end_of_epoch(run, state, epoch, tables, best)
+      if preemption.requested:
+        logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", int(state.step))
+        return {"preempted": True, "step": int(state.step)}
+    if restored is not None and start_epoch >= config.num_epochs:
+      final = {name: evaluate_split(run, state, name)[0]
+               for name in config.eval_splits if name in run.splits}
+  finally:
+    preemption.restore()
+    run.checkpointer.close()
+    run.log.close()
+  results = {"task": config.data.task, "steps": int(state.step),
+             "epochs": config.num_epochs, "wall_seconds": time.time() - t_start,
+             "final": {k: reporting.scalar_metrics(v) for k, v in final.items()},
+             "best": best, "last_train_metrics": last_metrics, "config": config.to_dict()}
+  if "test" in final and "confusion_text" in final["test"]:
+    results["test_confusion"] = final["test"]["confusion_text"]
+  reporting.write_json(run.workdir / "results.json", results)
+  return results
