@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging as std_logging
 import os
 import pathlib
 
@@ -55,8 +56,16 @@ def run_folds(config, workdir: pathlib.Path, folds: list[int]) -> dict:
   return summary
 
 
+class _QuietOrbax(std_logging.Filter):
+  """Orbax logs every save step at INFO; keep its warnings and errors only."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return record.levelno >= std_logging.WARNING or "orbax" not in record.pathname
+
+
 def main(argv):
   del argv
+  logging.get_absl_handler().addFilter(_QuietOrbax())
   config = _CONFIG.value
   maybe_initialize_distributed(config)
   workdir = pathlib.Path(_WORKDIR.value)
@@ -66,8 +75,20 @@ def main(argv):
     results = run_folds(config, workdir, folds)
   else:
     results = train.train_and_evaluate(config, str(workdir))
-  summary = {k: v for k, v in results.items() if k in ("final", "best", "mean", "preempted")}
-  print(json.dumps(summary, indent=2, default=str))
+  print(json.dumps(headline(results), indent=2, default=str))
+
+
+def headline(results: dict) -> dict:
+  """The summary printed at the end: overall metrics, not the per-relation breakdown."""
+  def top(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if "/" not in k}
+  out = {k: results[k] for k in ("preempted", "step") if k in results}
+  if "final" in results:
+    out["final"] = {split: top(m) for split, m in results["final"].items()}
+    out["best"] = {k: v for k, v in results.get("best", {}).items() if k != "metrics"}
+  if "mean" in results:
+    out["cross_validation"] = top(results["mean"])
+  return out
 
 
 if __name__ == "__main__":

@@ -243,7 +243,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       plan = run.sampler.plan(epoch, run.global_batch, hard, with_triplets=config.loss.msml)
       bar = tqdm(range(start_batch, len(plan)), desc=f"epoch {epoch + 1}/{config.num_epochs}",
                  disable=jax.process_index() != 0, leave=False, dynamic_ncols=True)
-      t_epoch, samples = time.time(), 0
+      t_epoch, samples, sums, count = time.time(), 0, {}, 0
       for b in bar:
         batch = train_batch(run, plan, b)
         state, metrics = run.train_step(state, batch)
@@ -255,7 +255,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                         samples_per_s=f"{samples / max(time.time() - t_epoch, 1e-9):.0f}")
         if step % config.log_every_steps == 0:
           run.log.write(step, epoch + 1, "train", metrics)
-        last_metrics = metrics
+        last_metrics, count = metrics, count + 1
+        sums = {k: sums.get(k, 0.0) + v for k, v in metrics.items()}
         at_boundary = b + 1 < len(plan)
         if at_boundary and (preemption.requested or (
             config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0)):
@@ -264,6 +265,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
             return {"preempted": True, "step": step}
       start_batch = 0
+      if count:  # the mean over the steps this process ran in the epoch
+        epoch_means = {k: v / count for k, v in sums.items()}
+        epoch_means["samples_per_s"] = samples / max(time.time() - t_epoch, 1e-9)
+        run.log.write(int(state.step), epoch + 1, "train_epoch", epoch_means)
       best, final = end_of_epoch(run, state, epoch, tables, best)
       if preemption.requested:
         logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", int(state.step))

@@ -57,10 +57,10 @@ def test_main_writes_metrics_results_checkpoints(tiny_run):
 
 def test_training_loss_goes_down(tiny_run):
   workdir, _ = tiny_run
-  losses = [l["metrics"]["loss"] for l in read_metrics(workdir) if l["split"] == "train"]
-  assert len(losses) >= 4
-  first, last = sum(losses[:2]) / 2, sum(losses[-2:]) / 2
-  assert last < first, losses
+  # Epoch means: single batches of 16 are too noisy to compare.
+  losses = [l["metrics"]["loss"] for l in read_metrics(workdir) if l["split"] == "train_epoch"]
+  assert len(losses) == 3
+  assert losses[-1] < losses[0], losses
 
 
 def test_rerun_resumes_from_latest_checkpoint(tiny_run, tmp_path):
