@@ -92,7 +92,7 @@ class Checkpointer:
       try:
         loop = self.latest.restore(step, args=ocp.args.Composite(loop=ocp.args.JsonRestore()))["loop"]
       except Exception as e:  # pylint: disable=broad-except
-        logging.warning("Skipping damaged checkpoint %s (%s: %s)", path, type(e).__name__, e)
+        self._set_aside(path, e)
         continue
       diffs = config_differences(loop.get("config", {}), config)
       if diffs:
@@ -104,11 +104,24 @@ class Checkpointer:
             state=ocp.args.StandardRestore(abstract_state),
             tables=ocp.args.StandardRestore(abstract_tables)))
       except Exception as e:  # pylint: disable=broad-except
-        logging.warning("Skipping damaged checkpoint %s (%s: %s)", path, type(e).__name__, e)
+        self._set_aside(path, e)
         continue
       logging.info("Resuming from %s", path)
       return restored["state"], restored["tables"], loop
     return None
+
+  def _set_aside(self, path: pathlib.Path, error: Exception) -> None:
+    """Renames a damaged checkpoint out of the step list (kept for inspection), so the resumed
+    run can write that step again."""
+    target = path.with_name(f"{path.name}.damaged")
+    n = 1
+    while target.exists():
+      target, n = path.with_name(f"{path.name}.damaged{n}"), n + 1
+    logging.warning("Skipping damaged checkpoint %s (%s: %s); moved to %s", path,
+                    type(error).__name__, error, target)
+    if jax.process_index() == 0:
+      path.rename(target)
+    self.latest.reload()
 
   def close(self) -> None:
     self.latest.close()

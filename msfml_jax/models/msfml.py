@@ -1,0 +1,174 @@
+"""The MSFML model (paper §4, Fig. 2): MSFL features, the joint representation z and the
+classifier (eq. 10, 15).
+
+  t^wop -> MSCNN -> x = h^lex ┐ conv+gate -> h^loc ┐
+  t^wop -> MSGCN -> y = h^dep ┘                    ├ bi-attention -> h = h~glo (+) h~loc
+  t^wop -> Bi-LSTM ---------------------> h^glo ---┘
+  z = Linear([maxpool(h); e_1; ...; e_n]),  logits = Linear(dropout(z))
+
+Ablations come from the config alone: `mscnn` and `msgcn` in {"multi", "plain", "none"}.
+With one of them off h^loc is the other's output; with both off h = h^glo.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from msfml_jax.models import embeddings
+from msfml_jax.models import fusion
+from msfml_jax.models import mscnn
+from msfml_jax.models import msgcn
+
+Batch = dict[str, Any]
+
+
+def masked_max(h: jax.Array, mask: jax.Array) -> jax.Array:
+  """Max over axis -2 of h [..., L, D] where mask [..., L]; zeros where no token is real."""
+  pooled = jnp.where(mask[..., None], h, -jnp.inf).max(axis=-2)
+  return jnp.where(mask.any(-1)[..., None], pooled, 0.0)
+
+
+def masked_mean(h: jax.Array, mask: jax.Array) -> jax.Array:
+  """Mean over axis -2 of h [..., L, D] where mask [..., L]; zeros where no token is real."""
+  m = mask[..., None].astype(h.dtype)
+  return (h * m).sum(-2) / jnp.maximum(m.sum(-2), 1.0)
+
+
+def pool_entities(h: jax.Array, entity_mask: jax.Array, how: str) -> jax.Array:
+  """e^h: h [B, L, D] pooled over each entity's tokens, entity_mask [B, E, L] -> [B, E, D]."""
+  h = h[:, None, :, :]
+  if how == "max":
+    return masked_max(h, entity_mask)
+  if how == "mean":
+    return masked_mean(h, entity_mask)
+  raise ValueError(f"unknown model.entity_pooling {how!r}")
+
+
+def lexical_encoder(config: ml_collections.ConfigDict) -> mscnn.MSCNN | None:
+  """The MSCNN of `config.mscnn` (multi | plain | none)."""
+  if config.mscnn == "none":
+    return None
+  if config.mscnn == "plain":
+    return mscnn.MSCNN(config.hidden_dim, kernels=(3,), dilation=1, vertical=False,
+                       combine="sum", name="cnn")
+  if config.mscnn == "multi":
+    return mscnn.MSCNN(config.hidden_dim, kernels=tuple(config.mscnn_kernels),
+                       dilation=config.mscnn_dilation, vertical=config.mscnn_vertical,
+                       vertical_channels=config.get("mscnn_vertical_channels", 4),
+                       combine=config.mscnn_combine, name="mscnn")
+  raise ValueError(f"unknown model.mscnn {config.mscnn!r}")
+
+
+def syntactic_encoder(config: ml_collections.ConfigDict) -> msgcn.MSGCN | None:
+  """The MSGCN of `config.msgcn` (multi | plain | none)."""
+  if config.msgcn == "none":
+    return None
+  if config.msgcn in ("plain", "multi"):
+    return msgcn.MSGCN(config.hidden_dim, num_layers=config.gcn_layers,
+                       multi_scale=config.msgcn == "multi",
+                       name="msgcn" if config.msgcn == "multi" else "gcn")
+  raise ValueError(f"unknown model.msgcn {config.msgcn!r}")
+
+
+class MSFML(nn.Module):
+  """Multi-scale feature learning + classifier.
+
+  Attributes:
+    config: the model config (config_base.model_config()).
+    num_classes: relation labels C.
+    vocab_size: word vocabulary size (rows of `word_embeddings`).
+    num_pos: POS vocabulary size.
+    num_entities: entity slots E of the batch (2, or 3 for ternary PubMed).
+    word_embeddings: [vocab_size, word_dim] initial word vectors, or None.
+  """
+  config: ml_collections.ConfigDict
+  num_classes: int
+  vocab_size: int
+  num_pos: int
+  num_entities: int
+  word_embeddings: np.ndarray | None = None
+
+  @nn.compact
+  def __call__(self, batch: Batch, train: bool) -> dict[str, jax.Array]:
+    """Returns {"logits": [B, C], "z": [B, Dz], "x": [B, D], "y": [B, D]}."""
+    cfg = self.config
+    mask = jnp.asarray(batch["mask"], bool)
+    entity_mask = jnp.asarray(batch["entity_mask"], bool)
+    if entity_mask.shape[1] != self.num_entities:
+      raise ValueError(f"batch has {entity_mask.shape[1]} entity slots, model expects "
+                       f"{self.num_entities}")
+    batch_size = mask.shape[0]
+
+    t = embeddings.Embedder(cfg, self.vocab_size, self.num_pos, self.word_embeddings,
+                            name="embedder")(batch, train)
+
+    cnn = lexical_encoder(cfg)
+    gcn = syntactic_encoder(cfg)
+    h_lex = cnn(t, mask) if cnn is not None else None
+    h_dep = None
+    if gcn is not None:
+      h_dep = gcn(t, jnp.asarray(batch["adj"], jnp.float32),
+                  jnp.asarray(batch["assign"], jnp.float32),
+                  jnp.asarray(batch["coarse_adj"], jnp.float32), mask)
+    if h_lex is not None and h_dep is not None:
+      h_loc = fusion.ConvGate(cfg.hidden_dim, name="conv_gate")(h_lex, h_dep, mask)
+    else:
+      h_loc = h_lex if h_lex is not None else h_dep
+
+    h_glo = fusion.BiLSTM(cfg.lstm_hidden, name="bilstm")(t, mask)
+    if 2 * cfg.lstm_hidden != cfg.hidden_dim and h_loc is not None:
+      # Bi-attention takes dot products between h^glo and h^loc: bring them to one width.
+      h_glo = nn.Dense(cfg.hidden_dim, name="glo_proj")(h_glo) * mask[..., None]
+
+    if h_loc is not None:
+      h = jnp.concatenate(fusion.bi_attention(h_glo, h_loc, mask), axis=-1)
+    else:
+      h = h_glo
+
+    features = [masked_max(h, mask)]
+    entities = pool_entities(h, entity_mask, cfg.entity_pooling)      # [B, E, D_h]
+    features.append(entities.reshape(batch_size, -1))
+    z = nn.Dense(cfg.hidden_dim, name="joint")(jnp.concatenate(features, axis=-1))   # eq. 10
+    logits = nn.Dense(self.num_classes, name="classifier")(
+        nn.Dropout(cfg.dropout, deterministic=not train)(z))                        # eq. 15
+
+    zeros = jnp.zeros((batch_size, cfg.hidden_dim), z.dtype)
+    return {
+        "logits": logits,
+        "z": z,
+        "x": masked_max(h_lex, mask) if h_lex is not None else zeros,
+        "y": masked_max(h_dep, mask) if h_dep is not None else zeros,
+    }
+
+
+def has_features(config: ml_collections.ConfigDict) -> bool:
+  """Whether both x and y exist, i.e. the feature-level triplet loss applies."""
+  return config.mscnn != "none" and config.msgcn != "none"
+
+
+def create_model(config: ml_collections.ConfigDict, dataset: Any) -> MSFML:
+  """MSFML for a full config and a `Dataset` (data/cache.py): sizes come from the dataset.
+
+  Without a pretrained matrix the random word table gets `config.data.word_dim` columns.
+  """
+  model_config = config.model
+  if dataset.embeddings is None and "word_dim" not in model_config:
+    model_config = ml_collections.ConfigDict(model_config.to_dict())
+    model_config.word_dim = config.data.word_dim
+  return MSFML(model_config,
+               num_classes=len(dataset.label_names),
+               vocab_size=len(dataset.vocab.word),
+               num_pos=len(dataset.vocab.pos),
+               num_entities=dataset.num_entities,
+               word_embeddings=dataset.embeddings)
+
+
+def count_parameters(params: Any) -> int:
+  """Total number of scalars in a parameter tree."""
+  return int(sum(np.prod(np.shape(p)) for p in jax.tree_util.tree_leaves(params)))

@@ -1,0 +1,413 @@
+"""Tests of the model modules: shapes for every ablation, padding invariance, the GCN algebra."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import jraph
+import ml_collections
+import numpy as np
+import pytest
+
+from msfml_jax import config_base
+from msfml_jax import losses
+from msfml_jax.models import embeddings
+from msfml_jax.models import fusion
+from msfml_jax.models import mscnn
+from msfml_jax.models import msfml
+from msfml_jax.models import msgcn
+
+VOCAB, NUM_POS, WORD_DIM, NUM_CLASSES = 30, 8, 10, 5
+T_DIM = WORD_DIM + 2 * 4 + 4     # t^wop width of tiny_config() with two entities
+
+
+def tiny_config(**overrides) -> ml_collections.ConfigDict:
+  m = config_base.model_config()
+  m.hidden_dim = 16
+  m.lstm_hidden = 8
+  m.pos_dim = 4
+  m.position_dim = 4
+  m.max_relative_position = 5
+  m.update(overrides)
+  return m
+
+
+def word_matrix(seed: int = 0) -> np.ndarray:
+  w = np.random.default_rng(seed).normal(size=(VOCAB, WORD_DIM)).astype(np.float32)
+  w[0] = 0.0
+  return w
+
+
+def make_batch(lengths, length: int, num_entities: int = 2, seed: int = 0,
+               plm_dim: int = 0) -> dict[str, np.ndarray]:
+  """A random but well-formed batch (docs/design.md): random trees, random hypernodes."""
+  rng = np.random.default_rng(seed)
+  b, e, l = len(lengths), num_entities, length
+  batch = {
+      "tokens": np.zeros((b, l), np.int32), "pos": np.zeros((b, l), np.int32),
+      "deprel": np.zeros((b, l), np.int32), "positions": np.zeros((b, e, l), np.int32),
+      "entity_mask": np.zeros((b, e, l), bool), "mask": np.zeros((b, l), bool),
+      "adj": np.zeros((b, l, l), np.float32), "assign": np.zeros((b, l, l), np.float32),
+      "coarse_adj": np.zeros((b, l, l), np.float32),
+      "label": rng.integers(0, NUM_CLASSES, b).astype(np.int32),
+      "weight": np.array([float(n > 0) for n in lengths], np.float32),
+      "length": np.array(lengths, np.int32), "cross_sentence": np.zeros((b,), bool),
+      "index": np.array([i if n else -1 for i, n in enumerate(lengths)], np.int32),
+  }
+  if plm_dim:
+    batch["word_vectors"] = np.zeros((b, l, plm_dim), np.float32)
+  for i, n in enumerate(lengths):
+    if n == 0:
+      continue
+    batch["tokens"][i, :n] = rng.integers(2, VOCAB, n)
+    batch["pos"][i, :n] = rng.integers(1, NUM_POS, n)
+    batch["deprel"][i, :n] = rng.integers(1, 5, n)
+    batch["mask"][i, :n] = True
+    if plm_dim:
+      batch["word_vectors"][i, :n] = rng.normal(size=(n, plm_dim))
+    idx = np.arange(n)
+    for k in range(e):
+      start = rng.integers(0, n)
+      end = min(n - 1, start + rng.integers(0, 2))
+      batch["positions"][i, k, :n] = np.where(idx < start, idx - start,
+                                              np.where(idx > end, idx - end, 0))
+      batch["entity_mask"][i, k, start:end + 1] = True
+    adj = np.eye(n, dtype=np.float32)
+    for j in range(1, n):
+      h = rng.integers(0, j)
+      adj[j, h] = adj[h, j] = 1.0
+    # Merge a random pair of tokens into one hypernode, the rest stay singletons.
+    cluster = np.arange(n)
+    if n >= 3:
+      a, c = rng.choice(n, 2, replace=False)
+      cluster[max(a, c)] = min(a, c)
+    _, cluster = np.unique(cluster, return_inverse=True)
+    assign = np.zeros((n, n), np.float32)
+    assign[idx, cluster] = 1.0
+    batch["adj"][i, :n, :n] = adj
+    batch["assign"][i, :n, :n] = assign
+    batch["coarse_adj"][i, :n, :n] = np.minimum(assign.T @ adj @ assign, 1.0)
+  return batch
+
+
+def pad_batch(batch: dict[str, np.ndarray], length: int, extra_rows: int) -> dict[str, np.ndarray]:
+  """The same examples in a longer bucket plus empty batch-padding rows; junk distances on
+  padding tokens check that they are masked."""
+  old = batch["mask"].shape[1]
+  token_axes = {"tokens": (1,), "pos": (1,), "deprel": (1,), "mask": (1,), "positions": (2,),
+                "entity_mask": (2,), "adj": (1, 2), "assign": (1, 2), "coarse_adj": (1, 2),
+                "word_vectors": (1,)}
+  out = {}
+  for key, v in batch.items():
+    widths = [(0, 0)] * v.ndim
+    widths[0] = (0, extra_rows)
+    for ax in token_axes.get(key, ()):
+      widths[ax] = (0, length - old)
+    fill = 7 if key == "positions" else 0
+    out[key] = np.pad(v, widths, constant_values=fill)
+  return out
+
+
+def init_and_apply(config, batch, train=False, word_embeddings=None, num_entities=2):
+  model = msfml.MSFML(config, NUM_CLASSES, VOCAB, NUM_POS, num_entities, word_embeddings)
+  params = model.init({"params": jax.random.key(0)}, batch, train=False)["params"]
+  out = model.apply({"params": params}, batch, train=train,
+                    rngs={"dropout": jax.random.key(1)})
+  return model, params, out
+
+
+# --- Embeddings --------------------------------------------------------------------------
+
+
+def test_embedder_concatenation_and_padding():
+  cfg = tiny_config(input_dropout=0.0)
+  batch = make_batch([5, 3, 0], 8)
+  w = word_matrix()
+  emb = embeddings.Embedder(cfg, VOCAB, NUM_POS, w)
+  params = emb.init(jax.random.key(0), batch, train=False)
+  t = emb.apply(params, batch, train=False)
+  assert t.shape == (3, 8, WORD_DIM + 2 * cfg.position_dim + cfg.pos_dim) == (3, 8, T_DIM)
+  np.testing.assert_allclose(params["params"]["word_embed"]["embedding"], w)
+  np.testing.assert_allclose(t[0, :5, :WORD_DIM], w[batch["tokens"][0, :5]])
+  assert not np.any(np.asarray(t)[~batch["mask"]])
+  # Distances beyond +-max are clipped to the table's first/last row.
+  ids = embeddings.relative_position_ids(jnp.array([-100, -5, 0, 5, 100]), 5)
+  np.testing.assert_array_equal(ids, [0, 0, 5, 10, 10])
+
+
+def test_embedder_plm_and_frozen_words():
+  cfg = tiny_config(word_input="plm", input_dropout=0.0)
+  batch = make_batch([4, 2, 0], 8, plm_dim=12)
+  emb = embeddings.Embedder(cfg, VOCAB, NUM_POS)
+  params = emb.init(jax.random.key(0), batch, train=False)
+  assert "word_embed" not in params["params"]
+  assert emb.apply(params, batch, train=False).shape == (3, 8, 12 + 2 * 4 + 4)
+
+  cfg = tiny_config(freeze_word_embeddings=True)
+  emb = embeddings.Embedder(cfg, VOCAB, NUM_POS, word_matrix())
+  params = emb.init(jax.random.key(0), batch, train=False)
+  grads = jax.grad(lambda p: emb.apply(p, batch, train=False).sum())(params)
+  assert not np.any(grads["params"]["word_embed"]["embedding"])
+  assert np.any(grads["params"]["pos_embed"]["embedding"])
+
+
+# --- MSCNN -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"combine": "sum"}, {"vertical": False},
+    {"kernels": (3,), "dilation": 1, "vertical": False, "combine": "sum"}])
+def test_mscnn_shapes_and_mask(kwargs):
+  # Shapes as in the model tests below, so that eagerly compiled ops are shared.
+  t = jax.random.normal(jax.random.key(0), (3, 8, T_DIM))
+  mask = jnp.arange(8)[None, :] < jnp.array([[8], [4], [0]])
+  t = t * mask[..., None]
+  module = mscnn.MSCNN(16, **kwargs)
+  params = module.init(jax.random.key(1), t, mask)
+  h = module.apply(params, t, mask)
+  assert h.shape == (3, 8, 16)
+  assert not np.any(np.asarray(h)[~np.asarray(mask)])
+  assert np.all(np.asarray(h) >= 0)
+
+
+def test_vertical_conv_equals_image_convolution():
+  """The matmul form equals conv (kernel (1, d/2), VALID) on [B, L, d, 1] + flatten + linear."""
+  module = mscnn.VerticalConv(5, channels=3)
+  t = jax.random.normal(jax.random.key(0), (2, 4, 12))
+  params = module.init(jax.random.key(1), t)["params"]
+  params = dict(params, bias=jnp.arange(3.0), proj_bias=jnp.ones(5))
+  assert params["kernel"].shape == (6, 3)                     # d / 2 = 6
+  assert params["proj_kernel"].shape == ((12 - 6 + 1) * 3, 5)
+  conv = jax.lax.conv_general_dilated(
+      t[..., None], params["kernel"][None, :, None, :], (1, 1), "VALID",
+      dimension_numbers=("NHWC", "HWIO", "NHWC")) + params["bias"]
+  expected = jax.nn.relu(conv.reshape(2, 4, -1) @ params["proj_kernel"] + params["proj_bias"])
+  np.testing.assert_allclose(module.apply({"params": params}, t), expected,
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_dilated_conv_skips_neighbours():
+  """Kernel 3 with dilation 2: token 0 sees tokens 0 and 2 (and 4 for kernel 5), not 1."""
+  module = mscnn.MSCNN(4, kernels=(3,), dilation=2, vertical=False, combine="sum")
+  mask = jnp.ones((1, 6), bool)
+  t = jax.random.normal(jax.random.key(0), (1, 6, 3))
+  params = module.init(jax.random.key(1), t, mask)
+  pre = lambda t: module.apply(params, t, mask, capture_intermediates=True)[1][
+      "intermediates"]["horizontal_3"]["__call__"][0]
+  jac = jax.jacobian(lambda t: pre(t)[0, 2].sum())(t)[0]    # d conv(token 2) / d t
+  touched = np.any(np.asarray(jac) != 0, axis=-1)
+  np.testing.assert_array_equal(touched, [True, False, True, False, True, False])
+
+
+# --- GCN ---------------------------------------------------------------------------------
+
+
+PATH_ADJ = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]], np.float32)   # 0-1-2 with self loops
+
+
+def test_gcn_layer_hand_computed():
+  h = jnp.array([[[1.0], [2.0], [3.0]]])
+  layer = msgcn.GCNLayer(2)
+  params = {"params": {"linear": {"kernel": jnp.array([[1.0, -1.0]])}}}
+  out = layer.apply(params, h, jnp.asarray(PATH_ADJ)[None])
+  # Degrees 2, 3, 2: row 0 = 1/2 * 1 + 1/sqrt(6) * 2, row 1 = (1 + 3)/sqrt(6) + 2/3,
+  # row 2 = 2/sqrt(6) + 3/2; the second feature is negative everywhere, ReLU -> 0.
+  s6 = np.sqrt(6.0)
+  expected = np.array([[0.5 + 2 / s6, 0.0], [4 / s6 + 2 / 3, 0.0], [2 / s6 + 1.5, 0.0]])
+  np.testing.assert_allclose(out[0], expected, rtol=1e-6)
+
+
+def test_gcn_layer_matches_jraph():
+  rng = np.random.default_rng(0)
+  h = rng.normal(size=(3, 4)).astype(np.float32)
+  w = rng.normal(size=(4, 5)).astype(np.float32)
+  senders, receivers = np.nonzero(PATH_ADJ)
+  graph = jraph.GraphsTuple(nodes=jnp.asarray(h), edges=None, senders=jnp.asarray(senders),
+                            receivers=jnp.asarray(receivers), n_node=jnp.array([3]),
+                            n_edge=jnp.array([len(senders)]), globals=None)
+  conv = jraph.GraphConvolution(update_node_fn=lambda n: n @ w, add_self_edges=False,
+                                symmetric_normalization=True)
+  expected = jax.nn.relu(conv(graph).nodes)
+  out = msgcn.GCNLayer(5).apply({"params": {"linear": {"kernel": jnp.asarray(w)}}},
+                                jnp.asarray(h)[None], jnp.asarray(PATH_ADJ)[None])
+  np.testing.assert_allclose(out[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def paper_example(pad_to: int = 8):
+  """'He is sitting on the table': He-nsubj, is-aux, table-obl -> sitting; on-case, the-det
+  -> table. Hypernode {He, table}; is, sitting, on, the stay single. Padded to `pad_to`."""
+  he, is_, sitting, on, the, table = range(6)
+  adj = np.zeros((pad_to, pad_to), np.float32)
+  for a, b in [(he, sitting), (is_, sitting), (table, sitting), (on, table), (the, table)]:
+    adj[a, b] = adj[b, a] = 1.0
+  adj[range(6), range(6)] = 1.0
+  cluster = [0, 1, 2, 3, 4, 0]                      # He and table -> coarse node 0
+  assign = np.zeros((pad_to, pad_to), np.float32)
+  assign[range(6), cluster] = 1.0
+  coarse = np.zeros((pad_to, pad_to), np.float32)
+  for a, b in [(0, 2), (1, 2), (3, 0), (4, 0)]:     # He/table-sitting, is-sitting, on-, the-
+    coarse[a, b] = coarse[b, a] = 1.0
+  coarse[range(5), range(5)] = 1.0
+  mask = np.arange(pad_to) < 6
+  return [jnp.asarray(a)[None] for a in (adj, assign, coarse, mask)]
+
+
+def test_coarsen_lift_and_refined_adjacency():
+  adj, assign, coarse_adj, mask = paper_example()
+  np.testing.assert_array_equal(  # the coarse graph is the one the assignment induces
+      np.minimum(np.einsum("bic,bij,bjd->bcd", assign, adj, assign), 1), coarse_adj)
+  h = jax.random.normal(jax.random.key(0), (1, 8, 3)) * mask[..., None]
+  hc = msgcn.coarsen(h, assign)
+  np.testing.assert_allclose(hc[0, 0], h[0, 0] + h[0, 5], rtol=1e-6)
+  np.testing.assert_allclose(hc[0, 3], h[0, 3], rtol=1e-6)
+  lifted = msgcn.lift(hc, assign)
+  np.testing.assert_allclose(lifted[0, 0], lifted[0, 5], rtol=1e-6)
+  refined = np.asarray(msgcn.refined_adjacency(assign, coarse_adj, mask))[0]
+  # He (and table): itself, table (same hypernode), sitting, on, the; not 'is'.
+  np.testing.assert_array_equal(refined[0], [1, 0, 1, 1, 1, 1, 0, 0])
+  np.testing.assert_array_equal(refined[0], refined[5])
+  np.testing.assert_array_equal(refined[1], [0, 1, 1, 0, 0, 0, 0, 0])
+  np.testing.assert_array_equal(refined, refined.T)
+  assert not refined[6:].any() and not refined[:, 6:].any()
+
+
+def test_coarse_layer_brings_on_to_he():
+  """'on' is 3 hops from 'He' in the parse; through the hypernode {He, table} it is 1."""
+  adj, assign, coarse_adj, mask = paper_example()
+  he, on = 0, 3
+  t = jax.random.uniform(jax.random.key(0), (1, 8, 6)) * mask[..., None]
+  layer = msgcn.GCNLayer(16)
+  p1 = layer.init(jax.random.key(1), t, adj)
+  p2 = layer.init(jax.random.key(2), jnp.ones((1, 8, 16)), adj)
+
+  def scales(t):
+    h = layer.apply(p2, layer.apply(p1, t, adj), adj)      # two layers on the original graph
+    coarse = layer.apply(p2, msgcn.coarsen(h, assign), coarse_adj)
+    return h, msgcn.lift(coarse, assign)
+
+  grad_original = jax.grad(lambda t: scales(t)[0][0, he].sum())(t)
+  grad_coarse = jax.grad(lambda t: scales(t)[1][0, he].sum())(t)
+  assert not np.any(grad_original[0, on])
+  assert np.any(grad_coarse[0, on])
+
+  # The same through the modules: multi-scale sees 'on' from 'He' with one layer, plain does not.
+  for multi, depends in [(True, True), (False, False)]:
+    module = msgcn.MSGCN(16, num_layers=1, multi_scale=multi)
+    params = module.init(jax.random.key(3), t, adj, assign, coarse_adj, mask)
+    g = jax.grad(lambda t: module.apply(params, t, adj, assign, coarse_adj, mask)[0, he].sum())(t)
+    assert bool(np.any(g[0, on])) == depends
+    y = module.apply(params, t, adj, assign, coarse_adj, mask)
+    assert y.shape == (1, 8, 16) and not np.any(y[0, 6:])
+
+
+# --- Fusion ------------------------------------------------------------------------------
+
+
+def test_bi_attention_against_loops_and_mask():
+  rng = np.random.default_rng(0)
+  glo = rng.normal(size=(1, 4, 3)).astype(np.float32)
+  loc = rng.normal(size=(1, 4, 3)).astype(np.float32)
+  mask = np.array([[True, True, True, False]])
+  glo[0, 3] = loc[0, 3] = 0.0
+  out_glo, out_loc = fusion.bi_attention(jnp.asarray(glo), jnp.asarray(loc), jnp.asarray(mask))
+  g, lo = glo[0, :3], loc[0, :3]
+  s = g @ lo.T                                             # s[i, j] = h^glo_i . h^loc_j
+  a = np.exp(s) / np.exp(s).sum(1, keepdims=True)          # softmax over j
+  b = np.exp(s.T) / np.exp(s.T).sum(1, keepdims=True)      # softmax over i
+  np.testing.assert_allclose(out_glo[0, :3], g + a @ g, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(out_loc[0, :3], lo + b @ lo, rtol=1e-5, atol=1e-6)
+  assert not np.any(out_glo[0, 3]) and not np.any(out_loc[0, 3])
+
+
+def test_conv_gate_and_bilstm_shapes():
+  mask = jnp.arange(8)[None, :] < jnp.array([[8], [2], [0]])
+  x = jax.random.normal(jax.random.key(0), (3, 8, 16)) * mask[..., None]
+  y = jax.nn.relu(jax.random.normal(jax.random.key(1), (3, 8, 16))) * mask[..., None]
+  gate = fusion.ConvGate(16)
+  h = gate.apply(gate.init(jax.random.key(2), x, y, mask), x, y, mask)
+  assert h.shape == (3, 8, 16) and not np.any(h[1, 2:]) and not np.any(h[2])
+  t = jax.random.normal(jax.random.key(0), (3, 8, T_DIM)) * mask[..., None]
+  lstm = fusion.BiLSTM(8)
+  h = lstm.apply(lstm.init(jax.random.key(3), t, mask), t, mask)
+  assert h.shape == (3, 8, 16) and not np.any(h[1, 2:]) and not np.any(h[2])
+
+
+# --- Full model --------------------------------------------------------------------------
+
+
+ABLATIONS = list(itertools.product(["multi", "plain", "none"], repeat=2))
+
+
+@pytest.mark.parametrize("cnn,gcn", ABLATIONS)
+def test_model_shapes_every_ablation(cnn, gcn):
+  cfg = tiny_config(mscnn=cnn, msgcn=gcn)
+  batch = make_batch([6, 3, 0], 8)
+  _, params, out = init_and_apply(cfg, batch, train=True, word_embeddings=word_matrix())
+  assert out["logits"].shape == (3, NUM_CLASSES)
+  assert out["z"].shape == (3, 16)
+  assert out["x"].shape == out["y"].shape == (3, 16)
+  assert np.any(out["x"]) == (cnn != "none")
+  assert np.any(out["y"]) == (gcn != "none")
+  assert ("mscnn" in params) == (cnn == "multi") and ("cnn" in params) == (cnn == "plain")
+  assert ("msgcn" in params) == (gcn == "multi") and ("gcn" in params) == (gcn == "plain")
+  assert all(np.all(np.isfinite(v)) for v in out.values())
+
+
+def test_model_variants():
+  """h^glo projection (2 * lstm_hidden != hidden_dim), mean entity pooling, three entities,
+  summed MSCNN branches without the vertical one, one original GCN layer."""
+  cfg = tiny_config(lstm_hidden=5, entity_pooling="mean", mscnn_combine="sum",
+                    mscnn_vertical=False, gcn_layers=1)
+  batch = make_batch([6, 3, 0], 8, num_entities=3)
+  _, params, out = init_and_apply(cfg, batch, num_entities=3)
+  assert "glo_proj" in params
+  assert out["logits"].shape == (3, NUM_CLASSES) and out["z"].shape == (3, 16)
+  with pytest.raises(ValueError, match="entity slots"):
+    init_and_apply(cfg, make_batch([2], 8), num_entities=3)
+
+
+@pytest.mark.parametrize("cnn,gcn", [("multi", "multi"), ("plain", "plain")])
+def test_padding_invariance(cnn, gcn):
+  cfg = tiny_config(mscnn=cnn, msgcn=gcn)
+  batch = make_batch([7, 4, 1], 8, seed=3)
+  model, params, _ = init_and_apply(cfg, batch, word_embeddings=word_matrix())
+  # Zero-initialised biases would hide leaks (an LSTM fed zeros from a zero state stays at
+  # zero), so perturb every parameter.
+  rng = np.random.default_rng(7)
+  params = jax.tree_util.tree_map(
+      lambda p: p + 0.3 * rng.normal(size=p.shape).astype(np.float32), params)
+  out = model.apply({"params": params}, batch, train=False)
+  padded = pad_batch(batch, 13, extra_rows=2)
+  # New shapes: one compiled program is cheaper than compiling every op eagerly.
+  out_padded = jax.jit(model.apply, static_argnames="train")(
+      {"params": params}, padded, train=False)
+  for key in out:
+    np.testing.assert_allclose(out_padded[key][:3], out[key], rtol=1e-5, atol=1e-5,
+                               err_msg=key)
+
+
+def test_jit_forward_backward_finite():
+  cfg = tiny_config()
+  lcfg = config_base.loss_config()
+  single = make_batch([6, 4, 0], 8, seed=5)   # a batch-padding row (length 0, weight 0)
+  triplet = {k: np.concatenate([v, v[::-1], np.roll(v, 1, 0)]) for k, v in single.items()}
+  model = msfml.MSFML(cfg, NUM_CLASSES, VOCAB, NUM_POS, 2, word_matrix())
+  params = model.init({"params": jax.random.key(0)}, single, train=False)["params"]
+
+  @jax.jit
+  def loss_and_grads(params, batch, key):
+    def loss_fn(p):
+      out = model.apply({"params": p}, batch, train=True, rngs={"dropout": key})
+      return losses.total_loss(out, batch["label"], batch["weight"], lcfg,
+                               msfml.has_features(cfg))
+    return jax.value_and_grad(loss_fn, has_aux=True)(params)
+
+  (loss, metrics), grads = loss_and_grads(params, triplet, jax.random.key(1))
+  assert np.isfinite(loss) and set(metrics) == {"loss", "ce", "rel", "rep", "accuracy"}
+  assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
+  assert np.any(grads["mscnn"]["horizontal_3"]["kernel"])
+  assert np.any(grads["msgcn"]["coarse"]["linear"]["kernel"])
+  assert msfml.count_parameters(params) == sum(
+      x.size for x in jax.tree_util.tree_leaves(params))
