@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
@@ -66,7 +67,13 @@ def checkpoint_steps(workdir):
 def load_params(workdir, step=None):
   step = step if step is not None else checkpoint_steps(workdir)[-1]
   path = (pathlib.Path(workdir) / "checkpoints" / str(step) / "state").resolve()
-  tree = ocp.StandardCheckpointer().restore(path)
+  checkpointer = ocp.StandardCheckpointer()
+  metadata = checkpointer.metadata(path).item_metadata
+  # Restore onto this process's one device, whatever topology wrote the checkpoint.
+  device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+                        metadata, is_leaf=lambda m: hasattr(m, "shape"))
+  tree = checkpointer.restore(path, target)
   flat = {}
 
   def walk(prefix, node):
