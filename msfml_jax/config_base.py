@@ -58,6 +58,7 @@ def model_config() -> ml_collections.ConfigDict:
   m.mscnn_dilation = 2
   m.mscnn_vertical = True       # the vertical conv over the embedding dimension (kernel d/2)
   m.mscnn_combine = "concat"    # concat (+ linear to hidden_dim) | sum
+  m.mscnn_vertical_channels = 4  # feature maps of the vertical convolution
   # MSGCN (§4.2.2): multi | plain (GCN on the original graph only) | none (M2: removed).
   m.msgcn = "multi"
   m.gcn_layers = 2              # layers on the original graph; coarse and refined get one each
@@ -93,6 +94,30 @@ def optim_config() -> ml_collections.ConfigDict:
   return o
 
 
+def plm_config(model: str = "") -> ml_collections.ConfigDict:
+  """Contextual-embedding input and post-training settings (paper §3.3.2, `msfml_jax.plm`)."""
+  p = ml_collections.ConfigDict()
+  p.model = model               # dir (absolute, else data_dir-relative, else cwd) or HF name
+  p.markers = True              # insert [E1] ... [E1] etc. when computing word vectors
+  p.max_length = 512            # pieces per encoder call; longer records use windows
+  p.batch_size = 16             # windows per encoder call (inference)
+  p.vector_dtype = "float16"    # storage of cached vectors; batches are float32
+  t = ml_collections.ConfigDict()  # post-training (plm/posttrain.py)
+  t.num_epochs = 3
+  t.batch_size = 32
+  t.learning_rate = 3e-5
+  t.weight_decay = 0.01
+  t.warmup_fraction = 0.1
+  t.max_grad_norm = 1.0
+  t.max_length = 128            # pieces per record; longer ones are cropped around entities
+  t.type_loss_weight = 1.0      # entity-type prediction loss (skipped without types)
+  t.pool_markers = False        # average each entity's markers with its word pieces
+  t.max_train_examples = 0      # 0 = all (quick runs)
+  t.max_eval_examples = 0
+  p.posttrain = t
+  return p
+
+
 def base_config() -> ml_collections.ConfigDict:
   """The full default config (SemEval, GloVe 6B-50d)."""
   c = ml_collections.ConfigDict()
@@ -114,6 +139,5 @@ def base_config() -> ml_collections.ConfigDict:
   c.keep_checkpoints = 3
   c.log_every_steps = 50
   c.distributed = False         # jax.distributed.initialize() (multi-host)
-  c.plm = ml_collections.ConfigDict()
-  c.plm.model = ""              # path or name of a HF BERT/RoBERTa checkpoint
+  c.plm = plm_config()          # used when model.word_input == "plm"
   return c

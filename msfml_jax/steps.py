@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
+from flax import traverse_util
 from flax.training import train_state
 
 from msfml_jax import losses
@@ -31,12 +32,21 @@ def make_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> opt
       staircase=True)
 
 
-def make_optimizer(optim: ml_collections.ConfigDict,
-                   steps_per_epoch: int) -> optax.GradientTransformation:
+def _decay_mask(freeze_word_embeddings: bool):
+  """Every parameter decays, except a frozen word table (it must keep its GloVe values)."""
+  def mask(params):
+    flat = traverse_util.flatten_dict(params)
+    return traverse_util.unflatten_dict(
+        {k: not (freeze_word_embeddings and "word_embed" in k) for k in flat})
+  return mask
+
+
+def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int,
+                   freeze_word_embeddings: bool = False) -> optax.GradientTransformation:
   """SGD with weight decay (the paper's L2 term, lambda) and gradient clipping."""
   return optax.chain(
       optax.clip_by_global_norm(optim.max_grad_norm),
-      optax.add_decayed_weights(optim.weight_decay),
+      optax.add_decayed_weights(optim.weight_decay, mask=_decay_mask(freeze_word_embeddings)),
       optax.sgd(make_schedule(optim, steps_per_epoch), momentum=optim.momentum or None))
 
 

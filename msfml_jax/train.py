@@ -45,20 +45,11 @@ class Run:
   eval_step: Any
   checkpointer: checkpoints.Checkpointer
   log: reporting.MetricsLog
+  word_vectors: dict[str, np.ndarray]  # PLM input: flat [T, H] per split; empty with GloVe
 
 
 def _limit(split, n: int):
   return split.take(np.arange(min(n, len(split)))) if n and n < len(split) else split
-
-
-def has_feature_losses(config: ml_collections.ConfigDict) -> bool:
-  return config.model.mscnn != "none" and config.model.msgcn != "none"
-
-
-def build_model(config: ml_collections.ConfigDict, dataset) -> msfml.MSFML:
-  return msfml.MSFML(config.model, num_classes=len(dataset.label_names),
-                     vocab_size=len(dataset.vocab.word), num_pos=len(dataset.vocab.pos),
-                     num_entities=dataset.num_entities, word_embeddings=dataset.embeddings)
 
 
 def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run:
@@ -72,13 +63,20 @@ def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run
   sampler = triplets.TripletSampler(splits["train"].labels, splits["train"].lengths,
                                     len(dataset.label_names), config.seed)
   steps_per_epoch = -(-len(splits["train"]) // global_batch)
-  train_step, eval_step = steps.jit_steps(config.loss, has_feature_losses(config))
+  train_step, eval_step = steps.jit_steps(config.loss, msfml.has_features(config.model))
+  word_vectors = {}
+  if config.model.word_input == "plm":
+    from msfml_jax import plm  # pylint: disable=import-outside-toplevel (transformers is slow to import)
+    limits = {name: config.max_train_examples if name == "train" else config.max_eval_examples
+              for name in dataset.splits}
+    word_vectors = plm.load_word_vectors(config, dataset, progress=jax.process_index() == 0,
+                                         limits=limits)
   logging.info("train %d records, %d steps/epoch, %d devices, %d processes",
                len(splits["train"]), steps_per_epoch, jax.device_count(), jax.process_count())
-  return Run(config, workdir, dataset, splits, build_model(config, dataset),
+  return Run(config, workdir, dataset, splits, msfml.create_model(config, dataset),
              parallel.make_mesh(), sampler, steps_per_epoch, global_batch, train_step,
              eval_step, checkpoints.Checkpointer(workdir, config.keep_checkpoints),
-             reporting.MetricsLog(workdir))
+             reporting.MetricsLog(workdir), word_vectors)
 
 
 def train_batch(run: Run, plan: triplets.EpochPlan, b: int) -> dict[str, jax.Array]:
@@ -87,12 +85,15 @@ def train_batch(run: Run, plan: triplets.EpochPlan, b: int) -> dict[str, jax.Arr
   roles = (plan.anchors, plan.positives, plan.negatives) if run.config.loss.msml else (plan.anchors,)
   global_idx = [role[b] for role in roles]
   real = np.concatenate([i[i >= 0] for i in global_idx])
-  length = batching.bucket_length(int(train.lengths[real].max()), run.config.data.buckets)
+  longest = real[train.lengths[real].argmax()]
+  length = batching.bucket_length(int(train.lengths[longest]), run.config.data.buckets,
+                                  record=f"train record {longest} (id {train.ids[longest]})")
   rows = parallel.process_rows(run.global_batch)
   parts = []
   for idx in global_idx:
     local = idx[rows]
-    parts.append(batching.make_batch(train, local[local >= 0], rows.stop - rows.start, length))
+    parts.append(batching.make_batch(train, local[local >= 0], rows.stop - rows.start, length,
+                                     word_vectors=run.word_vectors.get("train")))
   stacked = {k: np.stack([p[k] for p in parts]) for k in parts[0]}
   return parallel.to_global(stacked, run.mesh, example_axis=1)
 
@@ -111,11 +112,11 @@ def _pad_rows(batch: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
   return out
 
 
-def predict_split(run: Run, state, split) -> np.ndarray:
+def predict_split(run: Run, state, split, word_vectors: np.ndarray | None = None) -> np.ndarray:
   """Logits [N, C] for every record of `split`, in record order."""
   logits = np.zeros((len(split), len(run.dataset.label_names)), np.float32)
   ndev = jax.device_count()
-  for batch in batching.eval_batches(split, run.config):
+  for batch in batching.eval_batches(split, run.config, word_vectors=word_vectors):
     rows = -(-len(batch["index"]) // ndev) * ndev
     batch = _pad_rows(batch, rows)
     local = {k: v[parallel.process_rows(rows)] for k, v in batch.items()}
@@ -127,7 +128,7 @@ def predict_split(run: Run, state, split) -> np.ndarray:
 
 def evaluate_split(run: Run, state, name: str) -> tuple[dict[str, Any], np.ndarray]:
   split = run.splits[name]
-  logits = predict_split(run, state, split)
+  logits = predict_split(run, state, split, run.word_vectors.get(name))
   metrics = evaluate.score(run.config.data.task, logits.argmax(-1), split.labels,
                            run.dataset.label_names,
                            {"cross_sentence": split.cross_sentence,
@@ -151,8 +152,10 @@ def write_test_predictions(run: Run, logits: np.ndarray) -> None:
 
 def initial_state(run: Run):
   example = batching.make_batch(run.splits["train"], np.arange(2), 2,
-                                run.config.data.buckets[0])
-  tx = steps.make_optimizer(run.config.optim, run.steps_per_epoch)
+                                run.config.data.buckets[0],
+                                word_vectors=run.word_vectors.get("train"))
+  tx = steps.make_optimizer(run.config.optim, run.steps_per_epoch,
+                            run.config.model.freeze_word_embeddings)
   state = steps.create_train_state(run.model, example, tx, run.config.seed)
   return jax.device_put(state, parallel.replicated(run.mesh))
 
@@ -189,7 +192,7 @@ def end_of_epoch(run: Run, state, epoch: int, tables: dict,
                  best: dict) -> tuple[dict, dict[str, Any]]:
   """Refreshes hard negatives, evaluates, saves; returns (best-so-far record, metrics)."""
   step = int(state.step)
-  train_logits = predict_split(run, state, run.splits["train"])
+  train_logits = predict_split(run, state, run.splits["train"], run.word_vectors.get("train"))
   tables["hard_negatives"] = triplets.hard_negative_classes(train_logits,
                                                             run.splits["train"].labels)
   results = {}

@@ -77,3 +77,21 @@ def test_incompatible_checkpoint_is_refused(tiny_run):
   proc = run_main(workdir, cache, "--config.model.hidden_dim=48", check=False)
   assert proc.returncode != 0
   assert "model.hidden_dim: 32 -> 48" in proc.stderr
+
+
+def test_main_with_plm_word_vectors(tmp_path):
+  """configs/semeval_plm.py end to end with the local MiniLM encoder, on a tiny slice."""
+  if not (paths.resolve_data_dir("") / "plm/all-MiniLM-L6-v2/model.safetensors").exists():
+    pytest.skip("MiniLM checkpoint not found")
+  cmd = [sys.executable, "-m", "msfml_jax.main", "--config=configs/semeval_plm.py",
+         f"--workdir={tmp_path / 'run'}", f"--config.cache_dir={tmp_path / 'cache'}",
+         "--config.max_train_examples=64", "--config.max_eval_examples=32",
+         "--config.num_epochs=2", "--config.batch_size=16", "--config.model.hidden_dim=32",
+         "--config.model.lstm_hidden=16", "--config.data.buckets=(32,64,128)"]
+  proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900,
+                        env={**os.environ, "HF_HUB_OFFLINE": "1"})
+  assert proc.returncode == 0, proc.stderr[-5000:]
+  assert "PLM vectors: cache miss" in proc.stderr
+  results = json.loads((tmp_path / "run" / "results.json").read_text())
+  assert results["config"]["model"]["word_input"] == "plm"
+  assert "macro_f1" in results["final"]["test"]

@@ -30,36 +30,13 @@ import numpy as np
 import tqdm
 
 from msfml_jax import paths
+from msfml_jax.config_base import plm_config  # re-exported: pipeline.plm_config
 from msfml_jax.data import cache, cache_key, readers
 from msfml_jax.plm import convert, encoder as encoder_lib, features
 
 VECTORS_VERSION = 1
 DEFAULT_MODEL = "plm/all-MiniLM-L6-v2"
 _CHUNK = 256  # records per encoder pass (bounds memory, drives the progress bar)
-
-
-def plm_config(model: str = DEFAULT_MODEL) -> ml_collections.ConfigDict:
-  """Defaults of `config.plm` (the PLM input and post-training settings)."""
-  p = ml_collections.ConfigDict()
-  p.model = model               # dir (absolute, else data_dir-relative, else cwd) or HF name
-  p.markers = True              # insert [E1] ... [E1] etc. when computing word vectors
-  p.max_length = 512            # pieces per encoder call; longer records use windows
-  p.batch_size = 16             # windows per encoder call (inference)
-  p.vector_dtype = "float16"    # storage of cached vectors; batches are float32
-  t = ml_collections.ConfigDict()  # post-training (posttrain.py)
-  t.num_epochs = 3
-  t.batch_size = 32
-  t.learning_rate = 3e-5
-  t.weight_decay = 0.01
-  t.warmup_fraction = 0.1
-  t.max_grad_norm = 1.0
-  t.max_length = 128            # pieces per record; longer ones are cropped around entities
-  t.type_loss_weight = 1.0      # entity-type prediction loss (skipped without types)
-  t.pool_markers = False        # average each entity's markers with its word pieces
-  t.max_train_examples = 0      # 0 = all (quick runs)
-  t.max_eval_examples = 0
-  p.posttrain = t
-  return p
 
 
 def resolve_model_dir(name: str, data_dir: str = "") -> pathlib.Path:
@@ -222,22 +199,30 @@ def _write_atomic(directory: pathlib.Path, arrays: dict[str, np.ndarray], meta: 
     raise
 
 
-def vectors_directory(config: ml_collections.ConfigDict, dataset: cache.Dataset) -> pathlib.Path:
+def vectors_directory(config: ml_collections.ConfigDict, dataset: cache.Dataset,
+                      limits: dict[str, int] | None = None) -> pathlib.Path:
   """Where the word vectors of `config` and `dataset` are (or would be) cached."""
   model_dir = resolve_model_dir(config.plm.model, config.data_dir)
   key = vectors_key(config, dataset.cache_key, model_dir)
+  if limits:
+    key = hashlib.sha256(f"{key}{sorted(limits.items())}".encode()).hexdigest()
   base = cache.cache_directory(config, dataset.cache_key)
   return base.with_name(f"{base.name}-plm-{key[:16]}")
 
 
 def load_word_vectors(config: ml_collections.ConfigDict, dataset: cache.Dataset,
-                      progress: bool = True) -> dict[str, np.ndarray]:
+                      progress: bool = True,
+                      limits: dict[str, int] | None = None) -> dict[str, np.ndarray]:
   """Per split of `dataset`, flat [T, H] PLM word vectors aligned with its offsets.
 
   Computed once with the encoder of `config.plm.model` and cached; later calls memory-map
   the cached arrays (read-only). Usage: `batching.make_batch(..., word_vectors=v[split])`.
+  `limits` (split -> N > 0) encodes only each split's first N records, for runs that use
+  only those (`max_train_examples`, `max_eval_examples`); the vectors of a prefix are a
+  prefix of the flat array, so the offsets still line up.
   """
-  directory = vectors_directory(config, dataset)
+  limits = {k: v for k, v in (limits or {}).items() if v}
+  directory = vectors_directory(config, dataset, limits)
   if not (directory / "meta.json").is_file():
     model_dir = resolve_model_dir(config.plm.model, config.data_dir)
     logging.info("PLM vectors: cache miss, encoding with %s into %s", model_dir, directory)
@@ -246,8 +231,10 @@ def load_word_vectors(config: ml_collections.ConfigDict, dataset: cache.Dataset,
     enc_config, params, tokenizer = load_encoder(model_dir, config.plm.markers)
     encoder_fn = features.make_encoder_fn(enc_config, params)
     max_length = max_pieces(enc_config, config.plm.max_length)
-    arrays = {name: compute_split_vectors(encoder_fn, tokenizer, records[name], config.plm,
-                                          max_length, f"PLM vectors {name}", progress)
+    arrays = {name: compute_split_vectors(encoder_fn, tokenizer,
+                                          records[name][:limits.get(name, len(records[name]))],
+                                          config.plm, max_length, f"PLM vectors {name}",
+                                          progress)
               for name in dataset.splits}
     meta = {"model_dir": str(model_dir), "dataset_cache_key": dataset.cache_key,
             "markers": bool(config.plm.markers), "max_length": int(config.plm.max_length),
