@@ -151,8 +151,10 @@ def write_test_predictions(run: Run, logits: np.ndarray) -> None:
 
 
 def initial_state(run: Run):
-  example = batching.make_batch(run.splits["train"], np.arange(2), 2,
-                                run.config.data.buckets[0],
+  train = run.splits["train"]
+  shortest = np.argsort(train.lengths, kind="stable")[:2]  # shapes only: any records will do
+  length = batching.bucket_length(int(train.lengths[shortest].max()), run.config.data.buckets)
+  example = batching.make_batch(train, shortest, 2, length,
                                 word_vectors=run.word_vectors.get("train"))
   tx = steps.make_optimizer(run.config.optim, run.steps_per_epoch,
                             run.config.model.freeze_word_embeddings)
