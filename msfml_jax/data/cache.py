@@ -13,6 +13,7 @@ never leaves a half-written cache. Storage choice (numpy .npy vs Arrow): docs/ca
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,6 +21,7 @@ import pathlib
 import shutil
 import tempfile
 import time
+from typing import Iterator
 
 from absl import logging
 import ml_collections
@@ -156,18 +158,15 @@ def _build(config: ml_collections.ConfigDict, key: str, progress: bool) -> tuple
   return dataset, meta
 
 
-def _write(directory: pathlib.Path, dataset: Dataset, meta: dict) -> None:
-  """Writes into a temporary sibling, then renames it into place (atomic on one filesystem)."""
+@contextlib.contextmanager
+def atomic_directory(directory: pathlib.Path) -> Iterator[pathlib.Path]:
+  """Yields a temporary sibling to fill, then renames it to `directory` (atomic on one
+  filesystem): a killed build leaves at worst an unread `.<name>-*` directory, never a half
+  cache. Losing a race to a concurrent build of the same directory is not an error."""
   directory.parent.mkdir(parents=True, exist_ok=True)
   tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
   try:
-    dataset.vocab.save_dir(tmp / "vocab")
-    if dataset.embeddings is not None:
-      np.save(tmp / "embeddings.npy", dataset.embeddings, allow_pickle=False)
-    for name, split in dataset.splits.items():
-      save_split(tmp / name, split)
-    meta = dict(meta, label_names=dataset.label_names, num_entities=dataset.num_entities)
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    yield tmp
     os.rename(tmp, directory)
   except OSError:
     shutil.rmtree(tmp, ignore_errors=True)
@@ -176,6 +175,18 @@ def _write(directory: pathlib.Path, dataset: Dataset, meta: dict) -> None:
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise
+
+
+def _write(directory: pathlib.Path, dataset: Dataset, meta: dict) -> None:
+  """Writes a dataset cache directory atomically."""
+  with atomic_directory(directory) as tmp:
+    dataset.vocab.save_dir(tmp / "vocab")
+    if dataset.embeddings is not None:
+      np.save(tmp / "embeddings.npy", dataset.embeddings, allow_pickle=False)
+    for name, split in dataset.splits.items():
+      save_split(tmp / name, split)
+    meta = dict(meta, label_names=dataset.label_names, num_entities=dataset.num_entities)
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
 
 
 def _read(directory: pathlib.Path) -> tuple[Dataset, dict]:

@@ -17,10 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import pathlib
-import shutil
-import tempfile
 from typing import Any
 
 from absl import logging
@@ -182,21 +179,11 @@ def compute_split_vectors(encoder_fn: features.EncoderFn, tokenizer: Any,
 
 
 def _write_atomic(directory: pathlib.Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
-  """Writes into a temporary sibling, then renames it (a killed run leaves no partial cache)."""
-  directory.parent.mkdir(parents=True, exist_ok=True)
-  tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-  try:
+  """Writes the vector cache atomically (a killed run leaves no partial cache)."""
+  with cache.atomic_directory(directory) as tmp:
     for name, array in arrays.items():
       np.save(tmp / f"{name}.npy", array, allow_pickle=False)
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    os.rename(tmp, directory)
-  except OSError:
-    shutil.rmtree(tmp, ignore_errors=True)
-    if not (directory / "meta.json").is_file():  # not a concurrent build that won the race
-      raise
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise
 
 
 def vectors_directory(config: ml_collections.ConfigDict, dataset: cache.Dataset,
