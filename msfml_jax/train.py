@@ -163,19 +163,32 @@ def initial_state(run: Run):
 
 
 class _Preemption:
-  """SIGTERM (what a preemptible VM gets first) asks for a checkpoint at the next step."""
+  """SIGTERM (what a preemptible VM gets first) asks for a checkpoint at the next step.
 
-  def __init__(self):
-    self.requested = False
-    self._previous = signal.signal(signal.SIGTERM, self._handle)
+  One process: a Python SIGTERM handler sets a flag. Several processes: JAX's preemption
+  notifier (installed by jax.distributed) catches SIGTERM and Orbax's `reached_preemption`
+  makes every host agree on the same step, so no Python handler is installed there.
+  """
+
+  def __init__(self, manager):
+    self._manager = manager
+    self._flag = False
+    self._multi = jax.process_count() > 1
+    self._previous = None if self._multi else signal.signal(signal.SIGTERM, self._handle)
 
   def _handle(self, signum, frame):
     del signum, frame
     logging.warning("SIGTERM received: checkpointing at the next step boundary, then exiting.")
-    self.requested = True
+    self._flag = True
+
+  def requested(self, step: int) -> bool:
+    if self._multi:
+      return bool(self._manager.reached_preemption(step))
+    return self._flag
 
   def restore(self):
-    signal.signal(signal.SIGTERM, self._previous)
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
 
 
 def _loop_state(run: Run, epoch: int, batch: int, best: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +251,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     state, tables, loop = restored
     tables = {k: np.asarray(v) for k, v in tables.items()}
     start_epoch, start_batch, best = loop["epoch"], loop["batch"], loop["best"]
-  preemption = _Preemption()
+  preemption = _Preemption(run.checkpointer.latest)
   t_start, last_metrics, final = time.time(), {}, {}
   try:
     for epoch in range(start_epoch, config.num_epochs):
@@ -262,11 +275,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           run.log.write(step, epoch + 1, "train", metrics)
         last_metrics, count = metrics, count + 1
         sums = {k: sums.get(k, 0.0) + v for k, v in metrics.items()}
-        at_boundary = b + 1 < len(plan)
-        if at_boundary and (preemption.requested or (
+        preempted = preemption.requested(step)
+        if b + 1 < len(plan) and (preempted or (
             config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0)):
           _save(run, state, tables, _loop_state(run, epoch, b + 1, best))
-          if preemption.requested:
+          if preempted:
             logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
             return {"preempted": True, "step": step}
       start_batch = 0
@@ -275,7 +288,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         epoch_means["samples_per_s"] = samples / max(time.time() - t_epoch, 1e-9)
         run.log.write(int(state.step), epoch + 1, "train_epoch", epoch_means)
       best, final = end_of_epoch(run, state, epoch, tables, best)
-      if preemption.requested:
+      if preemption.requested(int(state.step)):
         logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", int(state.step))
         return {"preempted": True, "step": int(state.step)}
     if restored is not None and start_epoch >= config.num_epochs:
