@@ -53,3 +53,53 @@ def semeval_config(tmp_path: pathlib.Path, train: list[dict], test: list[dict] |
   write_json(tmp_path / "data" / "semeval" / "train.json", train)
   write_json(tmp_path / "data" / "semeval" / "test.json", test if test is not None else train)
   return c
+
+
+# --- Shared by test_predict.py, test_notebooks.py and test_sweep.py ---------------------------
+
+@pytest.fixture(scope="session")
+def tiny_cache_dir(tmp_path_factory) -> pathlib.Path:
+  """One dataset cache for every test that trains on configs/tiny.py (built once)."""
+  return tmp_path_factory.mktemp("tiny_cache")
+
+
+def tiny_config(cache_dir: pathlib.Path, overrides: dict | None = None):
+  """configs/tiny.py made smaller still (about 10 s of compiling and training on CPU);
+  `overrides` maps dotted field names to values ({"loss.alpha": 0.1})."""
+  import importlib.util  # pylint: disable=import-outside-toplevel
+  path = pathlib.Path(__file__).resolve().parent.parent / "configs" / "tiny.py"
+  spec = importlib.util.spec_from_file_location("tiny_config_file", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = module.get_config()
+  c.cache_dir = str(cache_dir)
+  c.max_train_examples = 96
+  c.max_eval_examples = 100
+  c.data.buckets = (128,)  # one shape: jit compiles each step once (compiling dominates here)
+  c.update_from_flattened_dict(overrides or {})
+  return c
+
+
+@pytest.fixture(scope="session")
+def tiny_run(shared_data_dir, tiny_cache_dir, tmp_path_factory) -> pathlib.Path:
+  """The workdir of one finished 2-epoch run of `tiny_config` (checkpoints, metrics.jsonl,
+  predictions.jsonl, results.json), trained in this process."""
+  del shared_data_dir  # only skips without the data
+  from msfml_jax import train  # pylint: disable=import-outside-toplevel (jax is slow to import)
+  workdir = tmp_path_factory.mktemp("tiny_run")
+  train.train_and_evaluate(tiny_config(tiny_cache_dir), str(workdir))
+  return workdir
+
+
+@pytest.fixture(scope="session")
+def stanza_tiny_models(tmp_path_factory) -> dict[str, str]:
+  """Throw-away stanza tokenize/pos/depparse models (tests/fixtures/stanza), trained in a child
+  process because stanza's trainers reseed global generators: {processor: path}."""
+  pytest.importorskip("stanza")
+  import os, subprocess  # pylint: disable=import-outside-toplevel,multiple-imports
+  out = tmp_path_factory.mktemp("stanza_tiny_models")
+  script = pathlib.Path(__file__).parent / "fixtures" / "stanza" / "train_tiny_models.py"
+  result = subprocess.run([sys.executable, str(script), str(out)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+  assert result.returncode == 0, result.stderr[-3000:]
+  return {name: str(out / f"{name}.pt") for name in ("tokenize", "pos", "depparse")}

@@ -1,0 +1,407 @@
+"""Raw text in, relations out: predicts relations with a trained workdir.
+
+  python -m msfml_jax.predict --workdir=runs/semeval --input=in.jsonl [--output=out.jsonl]
+      [--checkpoint=best|latest] [--stanza_dir=DIR] [--batch_size=N]
+
+Each input line is one of
+  - text with inline markers: a JSON string `"The <e1>company</e1> makes <e2>chairs</e2>."`,
+    a plain (non-JSON) line with markers, or `{"text": "... <e1>..</e1> ...", "id": ...}`;
+  - text with half-open character spans: `{"text": "...", "spans": [[4, 11], [23, 37]]}`;
+  - a pre-parsed record (`parse.records_from_preparsed`): `tokens`, `pos`, `heads`,
+    `deprels`, inclusive token `spans`; dataset files' own fields (`token`, `stanford_*`,
+    `subj_start`/`obj_end`, PubMed's `first_start`.., `relation`) work as they are.
+Text is parsed with stanza (`parse.Parser`; models from --stanza_dir or stanza's default
+directory). Output: one JSON line per input line, in order, with `prediction`,
+`probabilities` (every label) and `entities`, or `error` for a line that could not be
+predicted; bad lines are reported with their line number and never stop the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import json
+import pathlib
+import sys
+import time
+from typing import Any, Iterable, Iterator, Sequence
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+from absl import app, flags, logging
+
+from msfml_jax import checkpoints, parse
+from msfml_jax.data import arrays as arrays_lib
+from msfml_jax.data import batching, cache, readers
+from msfml_jax.models import msfml
+
+CHECKPOINT_DIRS = {"best": "best", "latest": "checkpoints"}
+CHUNK = 1000  # records converted and predicted together; bounds memory on long files
+# What bad input raises (parse.ParseError is a ValueError); anything else is a bug and stops.
+_RECORD_ERRORS = (ValueError, KeyError, IndexError, TypeError)
+
+
+def _manager(directory: pathlib.Path) -> ocp.CheckpointManager:
+  return ocp.CheckpointManager(directory.resolve(),
+                               options=ocp.CheckpointManagerOptions(create=False))
+
+
+def find_checkpoint(workdir: str | pathlib.Path, checkpoint: str = "best"
+                    ) -> tuple[pathlib.Path, int, ml_collections.ConfigDict]:
+  """(directory, step, config saved with it) of the newest readable checkpoint.
+
+  `best` falls back to `latest`: a run stopped before its first evaluation has no best one.
+  """
+  if checkpoint not in CHECKPOINT_DIRS:
+    raise ValueError(f"checkpoint must be one of {sorted(CHECKPOINT_DIRS)}, got {checkpoint!r}")
+  workdir = pathlib.Path(workdir)
+  names = ["best", "latest"] if checkpoint == "best" else ["latest"]
+  for directory in [workdir / CHECKPOINT_DIRS[n] for n in names]:
+    if not directory.is_dir():
+      continue
+    manager = _manager(directory)
+    try:
+      for step in sorted(manager.all_steps(), reverse=True):
+        try:
+          loop = manager.restore(step, args=ocp.args.Composite(loop=ocp.args.JsonRestore()))
+        except Exception as e:  # pylint: disable=broad-except (orbax raises many kinds)
+          logging.warning("skipping unreadable checkpoint %s/%d: %s", directory, step, e)
+          continue
+        return directory, step, ml_collections.ConfigDict(loop["loop"]["config"])
+    finally:
+      manager.close()
+  raise FileNotFoundError(f"no readable checkpoint under {workdir}/best or "
+                          f"{workdir}/checkpoints (is --workdir a training workdir?)")
+
+
+def abstract_params(model: msfml.MSFML, dataset: cache.Dataset, config: ml_collections.ConfigDict,
+                    plm_width: int = 0) -> Any:
+  """Shapes and dtypes of the model's parameters (nothing is computed or allocated).
+
+  plm_width: the PLM's hidden size, for `model.word_input == "plm"`.
+  """
+  split = next(iter(dataset.splits.values()))
+  shortest = np.argsort(split.lengths, kind="stable")[:1]
+  length = batching.bucket_length(int(split.lengths[shortest].max()), config.data.buckets)
+  example = batching.make_batch(split, shortest, 1, length)
+  if config.model.word_input == "plm":
+    example["word_vectors"] = np.zeros((1, length, plm_width), np.float32)
+  key = jax.random.key(0)
+  return jax.eval_shape(lambda: model.init({"params": key, "dropout": key}, example,
+                                           train=False)["params"])
+
+
+def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+  return {jax.tree_util.keystr(path): tuple(leaf.shape)
+          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def check_structure(directory: pathlib.Path, step: int, abstract: Any) -> None:
+  """Raises IncompatibleCheckpointError unless the checkpoint holds exactly the parameters the
+  model has (a partial restore would silently skip missing or extra ones)."""
+  saved = ocp.PyTreeCheckpointHandler().metadata(directory.resolve() / str(step) / "state")
+  have, want = _shapes(saved.tree["params"]), _shapes(abstract)
+  diffs = sorted(f"{k}: checkpoint {have.get(k, 'missing')}, model {want.get(k, 'missing')}"
+                 for k in have.keys() | want.keys() if have.get(k) != want.get(k))
+  if diffs:
+    raise checkpoints.IncompatibleCheckpointError(
+        f"{directory}/{step} does not fit the model built from its config by this code "
+        f"(written by another version?); {len(diffs)} parameters differ: {'; '.join(diffs[:5])}")
+
+
+def restore_params(directory: pathlib.Path, step: int, abstract: Any) -> Any:
+  """Only the parameters of a training checkpoint (not the optimizer state), on one device."""
+  check_structure(directory, step, abstract)
+  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  item = {"params": jax.tree.map(
+      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding), abstract)}
+  restore = ocp.args.PyTreeRestore(item=item, partial_restore=True,
+                                   restore_args=ocp.checkpoint_utils.construct_restore_args(item))
+  manager = _manager(directory)
+  try:
+    return manager.restore(step, args=ocp.args.Composite(state=restore))["state"]["params"]
+  finally:
+    manager.close()
+
+
+def plm_width(config: ml_collections.ConfigDict) -> int:
+  """Hidden size of the run's PLM, read from its config.json (no weights are loaded)."""
+  from msfml_jax.plm import pipeline  # pylint: disable=import-outside-toplevel (slow)
+  model_dir = pipeline.resolve_model_dir(config.plm.model, config.data_dir)
+  return int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
+
+
+def load_plm(config: ml_collections.ConfigDict) -> tuple[Any, Any, int, int]:
+  """(encoder_fn, tokenizer, max pieces, hidden size) of the run's PLM (word_input "plm")."""
+  from msfml_jax.plm import features, pipeline  # pylint: disable=import-outside-toplevel (slow)
+  model_dir = pipeline.resolve_model_dir(config.plm.model, config.data_dir)
+  enc_config, enc_params, tokenizer = pipeline.load_encoder(model_dir, config.plm.markers)
+  return (features.make_encoder_fn(enc_config, enc_params), tokenizer,
+          pipeline.max_pieces(enc_config, config.plm.max_length), enc_config.hidden_size)
+
+
+def _slot_spans(item: dict, slots: Sequence[str]) -> list[list[int]] | None:
+  """Spans from dataset fields `<slot>_start`/`<slot>_end` (subj/obj, PubMed first..third)."""
+  present = [s for s in slots if f"{s}_start" in item]
+  return [[item[f"{s}_start"], item[f"{s}_end"]] for s in present] if present else None
+
+
+class Extractor:
+  """A trained model plus everything needed to turn new inputs into its batches.
+
+  Use `Extractor.from_workdir(workdir)`; `predict(items)` takes strings with entity markers
+  and dicts (see the module docstring) and returns one dict per item, in order.
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict, dataset: cache.Dataset, params: Any,
+               parser: parse.Parser | None = None, stanza_dir: str | None = None,
+               step: int = -1, plm: tuple[Any, Any, int, int] | None = None):
+    self.config, self.dataset, self.params, self.step = config, dataset, params, step
+    self.label_names = list(dataset.label_names)
+    self.model = msfml.create_model(config, dataset)
+    self._probabilities = jax.jit(lambda p, b: jax.nn.softmax(
+        self.model.apply({"params": p}, b, train=False)["logits"].astype(jnp.float32)))
+    self.parser = parser  # stanza; created from `stanza_dir` when the first text arrives
+    self._parser_error, self._stanza_dir = None, stanza_dir
+    self._plm = plm
+    slots = readers.PUBMED_SLOTS.get(config.data.arity, ()) if config.data.task == "pubmed" else ()
+    self._slots = ("subj", "obj") + tuple(s for s, _ in slots)
+    self.stats = {"records": 0, "errors": 0, "parse_s": 0.0, "model_s": 0.0}
+
+  @classmethod
+  def from_workdir(cls, workdir: str | pathlib.Path, checkpoint: str = "best",
+                   parser: parse.Parser | None = None, *, stanza_dir: str | None = None,
+                   cache_dir: str | None = None, data_dir: str | None = None,
+                   batch_size: int | None = None) -> "Extractor":
+    """Rebuilds the model from the config stored with the checkpoint and restores it.
+
+    The vocabulary and word vectors come from the dataset cache of that config (rebuilt from
+    the data when the cache is gone); `cache_dir`/`data_dir` override where it looks, for a
+    workdir moved to another machine. `batch_size` replaces `data.eval_batch_size`.
+    """
+    directory, step, config = find_checkpoint(workdir, checkpoint)
+    for name, value in (("cache_dir", cache_dir), ("data_dir", data_dir)):
+      if value is not None:
+        config[name] = value
+    if batch_size:
+      config.data.eval_batch_size = batch_size
+    dataset = cache.load_dataset(config, progress=False)
+    model = msfml.create_model(config, dataset)
+    plm = load_plm(config) if config.model.word_input == "plm" else None
+    abstract = abstract_params(model, dataset, config, plm[3] if plm else 0)
+    params = restore_params(directory, step, abstract)
+    logging.info("restored %s/%d", directory, step)
+    return cls(config, dataset, params, parser, stanza_dir, step, plm)
+
+  # --- inputs -> Records ---------------------------------------------------------------------
+
+  def _parser(self) -> parse.Parser:
+    """The stanza parser, created on first use; its failure is kept for every later text."""
+    if self.parser is None and self._parser_error is None:
+      try:
+        self.parser = parse.Parser(model_dir=self._stanza_dir)
+      except (ImportError, OSError, ValueError) as e:
+        self._parser_error = f"cannot parse raw text: {e}"
+        logging.error("%s", self._parser_error)
+    if self.parser is None:
+      raise parse.ParseError(self._parser_error)
+    return self.parser
+
+  def to_record(self, item: Any, number: int = 0, where: str = "item") -> readers.Record:
+    """One input item (marked string, text + spans, or pre-parsed dict) -> Record."""
+    source = f"{where} {number}"
+    if isinstance(item, str):
+      return self._parser().parse_marked(item, source=source)
+    if not isinstance(item, dict):
+      raise parse.ParseError(f"expected a string or an object, got {type(item).__name__}")
+    ident, label = str(item.get("id", "")), str(item.get("label", item.get("relation", "")))
+    if "text" in item:
+      if not isinstance(item["text"], str):
+        raise parse.ParseError("field 'text' must be a string")
+      kw = {"id": ident, "label": label, "source": source, "expand": bool(item.get("expand"))}
+      if "spans" in item:
+        return self._parser().parse(item["text"], [tuple(s) for s in item["spans"]], **kw)
+      return self._parser().parse_marked(item["text"], **kw)
+    item = dict(item, label=label, source=source)
+    if "spans" not in item and (spans := _slot_spans(item, self._slots)):
+      item["spans"] = spans
+    record = parse.record_from_preparsed(item, number)
+    record.id = ident
+    return record
+
+  def _check(self, record: readers.Record) -> None:
+    """Problems records_to_arrays and batching would raise for the whole chunk."""
+    if len(record.spans) != self.dataset.num_entities:
+      raise parse.ParseError(f"{len(record.spans)} entities, this model expects "
+                             f"{self.dataset.num_entities}")
+    batching.bucket_length(len(record.tokens), self.config.data.buckets)
+
+  # --- Records -> probabilities --------------------------------------------------------------
+
+  def _arrays(self, records: list[readers.Record]) -> arrays_lib.SplitArrays:
+    # A gold label the model does not know (or none) must not stop prediction: index any.
+    known = set(self.label_names)
+    model_records = [r if r.label in known else dataclasses.replace(r, label=self.label_names[0])
+                     for r in records]
+    return arrays_lib.records_to_arrays(model_records, self.dataset.vocab,
+                                        self.dataset.num_entities)
+
+  def _word_vectors(self, records: list[readers.Record]) -> list[np.ndarray] | None:
+    """PLM input: contextual word vectors of new records, from the run's encoder."""
+    if self.config.model.word_input != "plm":
+      return None
+    from msfml_jax.plm import features  # pylint: disable=import-outside-toplevel
+    if self._plm is None:
+      self._plm = load_plm(self.config)
+    encoder_fn, tokenizer, max_length, _ = self._plm
+    return features.word_vectors_for_records(
+        encoder_fn, tokenizer, [r.tokens for r in records], [r.spans for r in records],
+        max_length=max_length, marker_tokens=None if self.config.plm.markers else (),
+        batch_size=self.config.plm.batch_size)
+
+  def probabilities(self, records: list[readers.Record],
+                    split: arrays_lib.SplitArrays | None = None) -> np.ndarray:
+    """[N, C] label probabilities, records batched by length bucket (`split`: their arrays
+    when already converted)."""
+    split = self._arrays(records) if split is None else split
+    probs = np.zeros((len(records), len(self.label_names)), np.float32)
+    for batch in batching.eval_batches(split, self.config, self._word_vectors(records)):
+      real = batch["index"] >= 0
+      probs[batch["index"][real]] = np.asarray(self._probabilities(self.params, batch))[real]
+    return probs
+
+  # --- the whole path ------------------------------------------------------------------------
+
+  def predict_numbered(self, items: Iterable[tuple[int, Any]], where: str = "item"
+                       ) -> list[dict]:
+    """Rows for (number, item) pairs, in order; `where` names the number in rows and errors.
+
+    An item may be an exception (an unreadable line): it becomes an error row like any record
+    that cannot be parsed or converted.
+    """
+    rows, good = [], []
+    start = time.perf_counter()
+    for number, item in items:
+      row = {where: number}
+      if isinstance(item, dict) and "id" in item:
+        row["id"] = str(item["id"])
+      try:
+        if isinstance(item, Exception):
+          raise item
+        record = self.to_record(item, number, where)
+        self._check(record)
+        good.append((row, record))
+      except _RECORD_ERRORS as e:
+        self._error(row, where, e)
+      rows.append(row)
+    self.stats["parse_s"] += time.perf_counter() - start
+    if good:
+      start = time.perf_counter()
+      self._fill(good, where)
+      self.stats["model_s"] += time.perf_counter() - start
+    return rows
+
+  def _error(self, row: dict, where: str, error: Exception) -> None:
+    row["error"] = f"{type(error).__name__}: {error}"
+    logging.warning("%s %d: %s", where, row[where], row["error"])
+    self.stats["errors"] += 1
+
+  def _fill(self, good: list[tuple[dict, readers.Record]], where: str) -> None:
+    """Adds the predictions to the rows. Chunks whose conversion to arrays fails are retried
+    record by record, so only the records at fault get error rows; errors in the model are
+    bugs, not bad input, and propagate."""
+    records = [r for _, r in good]
+    try:
+      split = self._arrays(records)
+    except _RECORD_ERRORS as e:
+      if len(good) == 1:
+        return self._error(good[0][0], where, e)
+      for pair in good:
+        self._fill([pair], where)
+      return None
+    probs = self.probabilities(records, split)
+    for (row, record), p in zip(good, probs):
+      row["id"] = record.id or row.get("id", "")
+      row["prediction"] = self.label_names[int(p.argmax())]
+      row["probabilities"] = {n: round(float(q), 6) for n, q in zip(self.label_names, p)}
+      row["entities"] = [" ".join(record.tokens[s:e + 1]) for s, e in record.spans]
+      if record.label:
+        row["gold"] = record.label
+    self.stats["records"] += len(good)
+    return None
+
+  def predict(self, items: Sequence[Any]) -> list[dict]:
+    """One row per item (strings with markers or dicts), with its 0-based `index`."""
+    rows = []
+    for s in range(0, len(items), CHUNK):
+      rows += self.predict_numbered(enumerate(items[s:s + CHUNK], s), "index")
+    return rows
+
+  def throughput(self) -> str:
+    s = self.stats
+    total = s["parse_s"] + s["model_s"]
+    return (f"{s['records']} records predicted, {s['errors']} errors, in {total:.2f} s: "
+            f"{s['records'] / max(total, 1e-9):.1f} sentences/s (reading/parsing "
+            f"{s['parse_s']:.2f} s, model {s['model_s']:.2f} s incl. compilation)")
+
+
+def read_lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+  """(1-based line number, item) for every non-blank line; for an unreadable one the item is
+  the ParseError that predict_numbered reports."""
+  for number, line in enumerate(lines, 1):
+    if not line.strip():
+      continue
+    try:
+      yield number, json.loads(line)
+    except json.JSONDecodeError as e:
+      if "<e1>" in line:  # plain text with markers needs no JSON quoting
+        yield number, line.strip()
+      else:
+        yield number, parse.ParseError(f"not JSON ({e}) and no <e1> marker")
+
+
+def predict_file(extractor: Extractor, input_path: str, output) -> None:
+  """Streams `input_path` through the extractor CHUNK lines at a time into `output`."""
+  with open(input_path, encoding="utf-8") as f:
+    items = read_lines(f)
+    while chunk := list(itertools.islice(items, CHUNK)):
+      _write_rows(output, extractor.predict_numbered(chunk, "line"))
+
+
+def _write_rows(output, rows: list[dict]) -> None:
+  for row in rows:
+    output.write(json.dumps(row, ensure_ascii=False) + "\n")
+  output.flush()
+
+
+def define_flags() -> None:
+  """Command-line flags (defined on demand, so importing this module defines none)."""
+  flags.DEFINE_string("workdir", None, "Training workdir (checkpoints, config).")
+  flags.DEFINE_string("input", None, "JSON lines to predict.")
+  flags.DEFINE_string("output", "", "Where to write JSON lines ('' = stdout).")
+  flags.DEFINE_enum("checkpoint", "best", list(CHECKPOINT_DIRS),
+                    "best (falls back to latest) or latest.")
+  flags.DEFINE_string("stanza_dir", None, "stanza model directory (raw-text input).")
+  flags.DEFINE_integer("batch_size", 0, "Records per batch (0 = data.eval_batch_size).")
+  flags.DEFINE_string("cache_dir", None, "Dataset cache directory (default: the run's).")
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  f = flags.FLAGS
+  extractor = Extractor.from_workdir(f.workdir, f.checkpoint, stanza_dir=f.stanza_dir,
+                                     cache_dir=f.cache_dir, batch_size=f.batch_size or None)
+  output = open(f.output, "w", encoding="utf-8") if f.output else contextlib.nullcontext(sys.stdout)
+  with output as out:
+    predict_file(extractor, f.input, out)
+  print(extractor.throughput(), file=sys.stderr)
+
+
+if __name__ == "__main__":
+  define_flags()
+  flags.mark_flags_as_required(["workdir", "input"])
+  app.run(main)
