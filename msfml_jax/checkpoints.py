@@ -47,9 +47,18 @@ def config_differences(saved: dict[str, Any], current: ml_collections.ConfigDict
   for key in sorted(set(old) | set(new)):
     if not any(key == s or key.startswith(s + ".") for s in _RESUME_SENSITIVE):
       continue
+    if key not in old:  # a setting newer than the checkpoint: its default is what ran
+      logging.warning("Checkpoint config has no setting %s; assuming it ran with %r.", key,
+                      new.get(key))
+      continue
     if old.get(key) != new.get(key):
       diffs.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
   return diffs
+
+
+def _is_structure_mismatch(error: Exception) -> bool:
+  """Orbax's error for a readable checkpoint whose tree differs from the target's."""
+  return isinstance(error, ValueError) and "tree structures do not match" in str(error)
 
 
 def _manager(directory: pathlib.Path, keep: int) -> ocp.CheckpointManager:
@@ -104,6 +113,11 @@ class Checkpointer:
             state=ocp.args.StandardRestore(abstract_state),
             tables=ocp.args.StandardRestore(abstract_tables)))
       except Exception as e:  # pylint: disable=broad-except
+        if _is_structure_mismatch(e):
+          raise IncompatibleCheckpointError(
+              f"Checkpoint {path} holds parameters or optimizer state of another structure "
+              f"than this code and config build ({e}). It was written by another version or "
+              f"model setting; use a new --workdir.") from e
         self._set_aside(path, e)
         continue
       logging.info("Resuming from %s", path)

@@ -64,6 +64,16 @@ def _flatten_triplet(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
   return {k: v.reshape((-1,) + v.shape[2:]) for k, v in batch.items()}
 
 
+def _dead_features(outputs: dict[str, jax.Array], weight: jax.Array) -> dict[str, jax.Array]:
+  """Fraction of pooled MSCNN (x) / MSGCN (y) features that are exactly 0 on real examples.
+
+  A branch whose ReLU units have all died reads 1.0 here: the model then runs without it.
+  """
+  real = weight[:, None] > 0
+  denom = jnp.maximum(real.sum() * outputs["x"].shape[-1], 1)
+  return {f"{k}_dead": ((outputs[k] == 0) & real).sum() / denom for k in ("x", "y")}
+
+
 def train_step(state: TrainState, batch: dict[str, jax.Array], *,
                loss_config: ml_collections.ConfigDict,
                has_features: bool) -> tuple[TrainState, dict[str, jax.Array]]:
@@ -74,13 +84,16 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *,
   def loss_fn(params):
     outputs = state.apply_fn({"params": params}, flat, train=True, rngs={"dropout": key})
     if loss_config.msml:
-      return losses.total_loss(outputs, flat["label"], flat["weight"], loss_config, has_features)
+      loss, metrics = losses.total_loss(outputs, flat["label"], flat["weight"], loss_config,
+                                        has_features)
+      return loss, {**metrics, **_dead_features(outputs, flat["weight"])}
     ce = losses.cross_entropy(outputs["logits"], flat["label"])
     weight = flat["weight"]
     denom = jnp.maximum(weight.sum(), 1.0)
     acc = (outputs["logits"].argmax(-1) == flat["label"]) * weight
     loss = (ce * weight).sum() / denom
-    return loss, {"loss": loss, "ce": loss, "accuracy": acc.sum() / denom}
+    return loss, {"loss": loss, "ce": loss, "accuracy": acc.sum() / denom,
+                  **_dead_features(outputs, weight)}
 
   (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   metrics["grad_norm"] = optax.global_norm(grads)

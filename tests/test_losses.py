@@ -54,6 +54,9 @@ def _reference(out, labels, weights, cfg, has_features):
   """total_loss written out example by example with numpy."""
   out = {k: np.asarray(v, np.float64) for k, v in out.items()}
   labels, weights = np.asarray(labels), np.asarray(weights)
+  if cfg.normalize_embeddings:
+    for k in ("z", "x", "y"):
+      out[k] = out[k] / np.maximum(np.linalg.norm(out[k], axis=-1, keepdims=True), 1e-12)
   b = len(labels) // 3
   logp = out["logits"] - np.log(np.exp(out["logits"]).sum(-1, keepdims=True))
   ce = -logp[np.arange(3 * b), labels]
@@ -77,10 +80,12 @@ def _reference(out, labels, weights, cfg, has_features):
   return total, ce_mean, rel_sum / num, rep_sum / num
 
 
+@pytest.mark.parametrize("normalize", [True, False])
 @pytest.mark.parametrize("has_features", [True, False])
-def test_total_loss_matches_reference(has_features):
+def test_total_loss_matches_reference(has_features, normalize):
   cfg = config_base.loss_config()
   cfg.alpha, cfg.beta = 0.5, 0.25
+  cfg.normalize_embeddings = normalize
   out, labels = _triplet_outputs(b=3)
   weights = jnp.array([1.0, 0.0, 1.0] * 3)      # the second anchor is batch padding
   loss, metrics = losses.total_loss(out, labels, weights, cfg, has_features)
