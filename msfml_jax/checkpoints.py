@@ -140,3 +140,75 @@ class Checkpointer:
   def close(self) -> None:
     self.latest.close()
     self.best.close()
+
+
+# Reading a finished run's checkpoints (prediction, plots): parameters only.
+
+CHECKPOINT_DIRS = {"best": "best", "latest": "checkpoints"}
+
+
+def _reader(directory: pathlib.Path) -> ocp.CheckpointManager:
+  """A manager that reads an existing directory (never creates or deletes)."""
+  return ocp.CheckpointManager(directory.resolve(),
+                               options=ocp.CheckpointManagerOptions(create=False))
+
+
+def find_checkpoint(workdir: str | pathlib.Path, checkpoint: str = "best"
+                    ) -> tuple[pathlib.Path, int, ml_collections.ConfigDict]:
+  """(directory, step, config saved with it) of the newest readable checkpoint.
+
+  `best` falls back to `latest`: a run stopped before its first evaluation has no best one.
+  """
+  if checkpoint not in CHECKPOINT_DIRS:
+    raise ValueError(f"checkpoint must be one of {sorted(CHECKPOINT_DIRS)}, got {checkpoint!r}")
+  workdir = pathlib.Path(workdir)
+  names = ["best", "latest"] if checkpoint == "best" else ["latest"]
+  for directory in [workdir / CHECKPOINT_DIRS[n] for n in names]:
+    if not directory.is_dir():
+      continue
+    manager = _reader(directory)
+    try:
+      for step in sorted(manager.all_steps(), reverse=True):
+        try:
+          loop = manager.restore(step, args=ocp.args.Composite(loop=ocp.args.JsonRestore()))
+        except Exception as e:  # pylint: disable=broad-except (orbax raises many kinds)
+          logging.warning("skipping unreadable checkpoint %s/%d: %s", directory, step, e)
+          continue
+        return directory, step, ml_collections.ConfigDict(loop["loop"]["config"])
+    finally:
+      manager.close()
+  raise FileNotFoundError(f"no readable checkpoint under {workdir}/best or "
+                          f"{workdir}/checkpoints (is --workdir a training workdir?)")
+
+
+def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+  return {jax.tree_util.keystr(path): tuple(leaf.shape)
+          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def check_structure(directory: pathlib.Path, step: int, abstract: Any) -> None:
+  """Raises IncompatibleCheckpointError unless the checkpoint holds exactly the parameters the
+  model has (a partial restore would silently skip missing or extra ones)."""
+  saved = ocp.PyTreeCheckpointHandler().metadata(directory.resolve() / str(step) / "state")
+  have, want = _shapes(saved.tree["params"]), _shapes(abstract)
+  diffs = sorted(f"{k}: checkpoint {have.get(k, 'missing')}, model {want.get(k, 'missing')}"
+                 for k in have.keys() | want.keys() if have.get(k) != want.get(k))
+  if diffs:
+    raise IncompatibleCheckpointError(
+        f"{directory}/{step} does not fit the model built from its config by this code "
+        f"(written by another version?); {len(diffs)} parameters differ: {'; '.join(diffs[:5])}")
+
+
+def restore_params(directory: pathlib.Path, step: int, abstract: Any) -> Any:
+  """Only the parameters of a training checkpoint (not the optimizer state), on one device."""
+  check_structure(directory, step, abstract)
+  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  item = {"params": jax.tree.map(
+      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding), abstract)}
+  restore = ocp.args.PyTreeRestore(item=item, partial_restore=True,
+                                   restore_args=ocp.checkpoint_utils.construct_restore_args(item))
+  manager = _reader(directory)
+  try:
+    return manager.restore(step, args=ocp.args.Composite(state=restore))["state"]["params"]
+  finally:
+    manager.close()

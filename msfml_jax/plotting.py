@@ -143,14 +143,16 @@ def format_size_table(rows: Sequence[tuple[str, int]]) -> str:
 def model_size(workdir: PathLike, cache_dir: str | None = None) -> list[tuple[str, int]]:
   """Model-size rows of a workdir's model, built from the config saved with its checkpoint
   (shapes only: no parameters are initialised or restored)."""
-  from msfml_jax import predict  # pylint: disable=import-outside-toplevel (orbax, models)
-  from msfml_jax.data import cache  # pylint: disable=import-outside-toplevel
+  from msfml_jax import checkpoints, predict  # pylint: disable=import-outside-toplevel (orbax)
   from msfml_jax.models import msfml  # pylint: disable=import-outside-toplevel
-  _, _, config = predict.find_checkpoint(workdir, "latest")
+  _, _, config = checkpoints.find_checkpoint(workdir, "latest")
   if cache_dir is not None:
     config.cache_dir = cache_dir
-  dataset = cache.load_dataset(config, progress=False)
-  width = predict.plm_width(config) if config.model.word_input == "plm" else 0
+  dataset = predict.load_model_inputs(workdir, config)
+  width = 0
+  if config.model.word_input == "plm":
+    from msfml_jax.plm import pipeline  # pylint: disable=import-outside-toplevel (transformers)
+    width = pipeline.hidden_size(config)
   params = predict.abstract_params(msfml.create_model(config, dataset), dataset, config, width)
   return model_size_rows(params)
 

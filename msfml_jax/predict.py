@@ -31,7 +31,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 from absl import app, flags, logging
 
 from msfml_jax import checkpoints, parse
@@ -39,55 +38,27 @@ from msfml_jax.data import arrays as arrays_lib
 from msfml_jax.data import batching, cache, readers
 from msfml_jax.models import msfml
 
-CHECKPOINT_DIRS = {"best": "best", "latest": "checkpoints"}
 CHUNK = 1000  # records converted and predicted together; bounds memory on long files
 # What bad input raises (parse.ParseError is a ValueError); anything else is a bug and stops.
 _RECORD_ERRORS = (ValueError, KeyError, IndexError, TypeError)
-
-
-def _manager(directory: pathlib.Path) -> ocp.CheckpointManager:
-  return ocp.CheckpointManager(directory.resolve(),
-                               options=ocp.CheckpointManagerOptions(create=False))
-
-
-def find_checkpoint(workdir: str | pathlib.Path, checkpoint: str = "best"
-                    ) -> tuple[pathlib.Path, int, ml_collections.ConfigDict]:
-  """(directory, step, config saved with it) of the newest readable checkpoint.
-
-  `best` falls back to `latest`: a run stopped before its first evaluation has no best one.
-  """
-  if checkpoint not in CHECKPOINT_DIRS:
-    raise ValueError(f"checkpoint must be one of {sorted(CHECKPOINT_DIRS)}, got {checkpoint!r}")
-  workdir = pathlib.Path(workdir)
-  names = ["best", "latest"] if checkpoint == "best" else ["latest"]
-  for directory in [workdir / CHECKPOINT_DIRS[n] for n in names]:
-    if not directory.is_dir():
-      continue
-    manager = _manager(directory)
-    try:
-      for step in sorted(manager.all_steps(), reverse=True):
-        try:
-          loop = manager.restore(step, args=ocp.args.Composite(loop=ocp.args.JsonRestore()))
-        except Exception as e:  # pylint: disable=broad-except (orbax raises many kinds)
-          logging.warning("skipping unreadable checkpoint %s/%d: %s", directory, step, e)
-          continue
-        return directory, step, ml_collections.ConfigDict(loop["loop"]["config"])
-    finally:
-      manager.close()
-  raise FileNotFoundError(f"no readable checkpoint under {workdir}/best or "
-                          f"{workdir}/checkpoints (is --workdir a training workdir?)")
 
 
 def abstract_params(model: msfml.MSFML, dataset: cache.Dataset, config: ml_collections.ConfigDict,
                     plm_width: int = 0) -> Any:
   """Shapes and dtypes of the model's parameters (nothing is computed or allocated).
 
-  plm_width: the PLM's hidden size, for `model.word_input == "plm"`.
+  The example batch is a one-token-per-entity dummy record: parameter shapes do not depend
+  on the input, so no data split is needed. plm_width: the PLM's hidden size, for
+  `model.word_input == "plm"`.
   """
-  split = next(iter(dataset.splits.values()))
-  shortest = np.argsort(split.lengths, kind="stable")[:1]
-  length = batching.bucket_length(int(split.lengths[shortest].max()), config.data.buckets)
-  example = batching.make_batch(split, shortest, 1, length)
+  n = dataset.num_entities
+  dummy = readers.Record(id="shape", tokens=["."] * n, pos=["."] * n,
+                         heads=[0] + [1] * (n - 1), deprels=["root"] + ["dep"] * (n - 1),
+                         spans=[(i, i) for i in range(n)], label=dataset.label_names[0],
+                         cross_sentence=False, entity_types=None)
+  split = arrays_lib.records_to_arrays([dummy], dataset.vocab, n)
+  length = batching.bucket_length(n, config.data.buckets)
+  example = batching.make_batch(split, np.zeros(1, np.int64), 1, length)
   if config.model.word_input == "plm":
     example["word_vectors"] = np.zeros((1, length, plm_width), np.float32)
   key = jax.random.key(0)
@@ -95,53 +66,22 @@ def abstract_params(model: msfml.MSFML, dataset: cache.Dataset, config: ml_colle
                                            train=False)["params"])
 
 
-def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
-  return {jax.tree_util.keystr(path): tuple(leaf.shape)
-          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+def load_model_inputs(workdir: str | pathlib.Path, config: ml_collections.ConfigDict
+                      ) -> cache.Dataset:
+  """Vocabularies and sizes of a run: `<workdir>/dataset/` (written by training), else the
+  dataset cache of its config (workdirs from before that file existed; rebuilt from the data
+  when the cache is gone)."""
+  directory = pathlib.Path(workdir) / cache.MODEL_INPUTS_DIR
+  if (directory / "meta.json").is_file():
+    return cache.load_model_inputs(directory)
+  logging.info("%s has no %s/: reading the dataset cache", workdir, cache.MODEL_INPUTS_DIR)
+  return cache.load_dataset(config, progress=False)
 
 
-def check_structure(directory: pathlib.Path, step: int, abstract: Any) -> None:
-  """Raises IncompatibleCheckpointError unless the checkpoint holds exactly the parameters the
-  model has (a partial restore would silently skip missing or extra ones)."""
-  saved = ocp.PyTreeCheckpointHandler().metadata(directory.resolve() / str(step) / "state")
-  have, want = _shapes(saved.tree["params"]), _shapes(abstract)
-  diffs = sorted(f"{k}: checkpoint {have.get(k, 'missing')}, model {want.get(k, 'missing')}"
-                 for k in have.keys() | want.keys() if have.get(k) != want.get(k))
-  if diffs:
-    raise checkpoints.IncompatibleCheckpointError(
-        f"{directory}/{step} does not fit the model built from its config by this code "
-        f"(written by another version?); {len(diffs)} parameters differ: {'; '.join(diffs[:5])}")
-
-
-def restore_params(directory: pathlib.Path, step: int, abstract: Any) -> Any:
-  """Only the parameters of a training checkpoint (not the optimizer state), on one device."""
-  check_structure(directory, step, abstract)
-  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  item = {"params": jax.tree.map(
-      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding), abstract)}
-  restore = ocp.args.PyTreeRestore(item=item, partial_restore=True,
-                                   restore_args=ocp.checkpoint_utils.construct_restore_args(item))
-  manager = _manager(directory)
-  try:
-    return manager.restore(step, args=ocp.args.Composite(state=restore))["state"]["params"]
-  finally:
-    manager.close()
-
-
-def plm_width(config: ml_collections.ConfigDict) -> int:
-  """Hidden size of the run's PLM, read from its config.json (no weights are loaded)."""
-  from msfml_jax.plm import pipeline  # pylint: disable=import-outside-toplevel (slow)
-  model_dir = pipeline.resolve_model_dir(config.plm.model, config.data_dir)
-  return int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
-
-
-def load_plm(config: ml_collections.ConfigDict) -> tuple[Any, Any, int, int]:
-  """(encoder_fn, tokenizer, max pieces, hidden size) of the run's PLM (word_input "plm")."""
-  from msfml_jax.plm import features, pipeline  # pylint: disable=import-outside-toplevel (slow)
-  model_dir = pipeline.resolve_model_dir(config.plm.model, config.data_dir)
-  enc_config, enc_params, tokenizer = pipeline.load_encoder(model_dir, config.plm.markers)
-  return (features.make_encoder_fn(enc_config, enc_params), tokenizer,
-          pipeline.max_pieces(enc_config, config.plm.max_length), enc_config.hidden_size)
+def _load_plm(config: ml_collections.ConfigDict) -> tuple[Any, Any, int, int]:
+  """The run's PLM encoder; imported on demand because transformers is slow to import."""
+  from msfml_jax.plm import pipeline  # pylint: disable=import-outside-toplevel
+  return pipeline.load_inference_encoder(config)
 
 
 def _slot_spans(item: dict, slots: Sequence[str]) -> list[list[int]] | None:
@@ -179,21 +119,22 @@ class Extractor:
                    batch_size: int | None = None) -> "Extractor":
     """Rebuilds the model from the config stored with the checkpoint and restores it.
 
-    The vocabulary and word vectors come from the dataset cache of that config (rebuilt from
-    the data when the cache is gone); `cache_dir`/`data_dir` override where it looks, for a
-    workdir moved to another machine. `batch_size` replaces `data.eval_batch_size`.
+    The vocabularies come from `<workdir>/dataset/` (`load_model_inputs`); `cache_dir` and
+    `data_dir` override where an older workdir's dataset cache and a PLM run's encoder are
+    looked for, for a workdir moved to another machine. `batch_size` replaces
+    `data.eval_batch_size`.
     """
-    directory, step, config = find_checkpoint(workdir, checkpoint)
+    directory, step, config = checkpoints.find_checkpoint(workdir, checkpoint)
     for name, value in (("cache_dir", cache_dir), ("data_dir", data_dir)):
       if value is not None:
         config[name] = value
     if batch_size:
       config.data.eval_batch_size = batch_size
-    dataset = cache.load_dataset(config, progress=False)
+    dataset = load_model_inputs(workdir, config)
     model = msfml.create_model(config, dataset)
-    plm = load_plm(config) if config.model.word_input == "plm" else None
+    plm = _load_plm(config) if config.model.word_input == "plm" else None
     abstract = abstract_params(model, dataset, config, plm[3] if plm else 0)
-    params = restore_params(directory, step, abstract)
+    params = checkpoints.restore_params(directory, step, abstract)
     logging.info("restored %s/%d", directory, step)
     return cls(config, dataset, params, parser, stanza_dir, step, plm)
 
@@ -256,7 +197,7 @@ class Extractor:
       return None
     from msfml_jax.plm import features  # pylint: disable=import-outside-toplevel
     if self._plm is None:
-      self._plm = load_plm(self.config)
+      self._plm = _load_plm(self.config)
     encoder_fn, tokenizer, max_length, _ = self._plm
     return features.word_vectors_for_records(
         encoder_fn, tokenizer, [r.tokens for r in records], [r.spans for r in records],
@@ -383,7 +324,7 @@ def define_flags() -> None:
   flags.DEFINE_string("workdir", None, "Training workdir (checkpoints, config).")
   flags.DEFINE_string("input", None, "JSON lines to predict.")
   flags.DEFINE_string("output", "", "Where to write JSON lines ('' = stdout).")
-  flags.DEFINE_enum("checkpoint", "best", list(CHECKPOINT_DIRS),
+  flags.DEFINE_enum("checkpoint", "best", list(checkpoints.CHECKPOINT_DIRS),
                     "best (falls back to latest) or latest.")
   flags.DEFINE_string("stanza_dir", None, "stanza model directory (raw-text input).")
   flags.DEFINE_integer("batch_size", 0, "Records per batch (0 = data.eval_batch_size).")

@@ -96,7 +96,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *,
                   **_dead_features(outputs, weight)}
 
   (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  metrics["grad_norm"] = optax.global_norm(grads)
+  metrics["grad_norm"] = optax.tree.norm(grads)
   return state.apply_gradients(grads=grads), metrics
 
 

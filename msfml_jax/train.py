@@ -56,6 +56,8 @@ def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   dataset = cache.load_dataset(config, progress=jax.process_index() == 0)
+  if jax.process_index() == 0:
+    cache.save_model_inputs(dataset, workdir / cache.MODEL_INPUTS_DIR)
   splits = {name: _limit(split, config.max_train_examples if name == "train"
                          else config.max_eval_examples)
             for name, split in dataset.splits.items()}

@@ -62,6 +62,22 @@ def test_preparsed_records_agree_with_training_predictions(extractor, tiny_run,
   assert rows[0]["entities"] == ["audits", "waste"]
 
 
+def test_a_copied_workdir_predicts_without_the_data_or_the_cache(tiny_run, shared_data_dir,
+                                                               tmp_path):
+  # Training stores the vocabularies in <workdir>/dataset/; point the cache and the data
+  # elsewhere (empty) to show that prediction needs nothing else.
+  copy = tmp_path / "moved_run"
+  shutil.copytree(tiny_run, copy)
+  assert (copy / "dataset" / "vocab" / "word.json").is_file()
+  moved = predict.Extractor.from_workdir(copy, checkpoint="latest",
+                                         cache_dir=str(tmp_path / "empty_cache"),
+                                         data_dir=str(tmp_path / "no_data"))
+  expected = _training_predictions(tiny_run)[:10]
+  rows = moved.predict([_preparsed(r) for r in _test_records(shared_data_dir, 10)])
+  assert [r["prediction"] for r in rows] == [w["prediction"] for w in expected]
+  assert not (tmp_path / "empty_cache").exists()  # no dataset cache was built
+
+
 def test_cli_reports_bad_lines_and_predicts_the_rest(tiny_run, shared_data_dir, tmp_path):
   raw = _test_records(shared_data_dir, 6)
   lines = [json.dumps(r) for r in raw[:2]]              # dataset fields work as they are
@@ -88,24 +104,24 @@ def test_cli_reports_bad_lines_and_predicts_the_rest(tiny_run, shared_data_dir, 
 
 
 def test_checkpoint_must_hold_exactly_the_model_parameters(extractor, tiny_run):
-  directory, step, _ = predict.find_checkpoint(tiny_run, "latest")
+  directory, step, _ = checkpoints.find_checkpoint(tiny_run, "latest")
   abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), extractor.params)
-  predict.check_structure(directory, step, abstract)
+  checkpoints.check_structure(directory, step, abstract)
   abstract["classifier"]["scale"] = jax.ShapeDtypeStruct((3,), np.float32)
   with pytest.raises(checkpoints.IncompatibleCheckpointError,
                      match=r"\['classifier'\]\['scale'\]: checkpoint missing, model \(3,\)"):
-    predict.check_structure(directory, step, abstract)
+    checkpoints.check_structure(directory, step, abstract)
 
 
 def test_best_checkpoint_and_missing_workdir(tiny_run, tmp_path):
-  directory, step, config = predict.find_checkpoint(tiny_run, "best")
+  directory, step, config = checkpoints.find_checkpoint(tiny_run, "best")
   assert directory.name == "best" and step > 0 and config.data.task == "semeval"
   copy = shutil.copytree(tiny_run, tmp_path / "run", ignore=shutil.ignore_patterns("best"))
-  assert predict.find_checkpoint(copy, "best")[0] == copy / "checkpoints"  # falls back
+  assert checkpoints.find_checkpoint(copy, "best")[0] == copy / "checkpoints"  # falls back
   with pytest.raises(FileNotFoundError, match="no readable checkpoint"):
-    predict.find_checkpoint(tmp_path / "run" / "tensorboard")
+    checkpoints.find_checkpoint(tmp_path / "run" / "tensorboard")
   with pytest.raises(ValueError, match="checkpoint must be one of"):
-    predict.find_checkpoint(tiny_run, "final")
+    checkpoints.find_checkpoint(tiny_run, "final")
 
 
 def test_raw_text_through_stanza(extractor, stanza_tiny_models):

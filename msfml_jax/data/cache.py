@@ -227,3 +227,35 @@ def load_dataset_with_report(config: ml_collections.ConfigDict,
 def load_dataset(config: ml_collections.ConfigDict, progress: bool = True) -> Dataset:
   """Builds (cache miss) or reads (cache hit) the preprocessed dataset of `config`."""
   return load_dataset_with_report(config, progress)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# The part of a Dataset that prediction needs, stored in the training workdir.
+
+MODEL_INPUTS_DIR = "dataset"  # <workdir>/dataset/
+
+def save_model_inputs(dataset: Dataset, directory: pathlib.Path) -> None:
+  """Writes the vocabularies, label names, entity count and word-table shape to `directory`
+  (a run's `<workdir>/dataset/`), so that a workdir predicts without the raw data or the
+  cache; the word vectors themselves are in the checkpoint's parameters."""
+  meta_file = directory / "meta.json"
+  if meta_file.is_file():
+    if json.loads(meta_file.read_text()).get("cache_key") == dataset.cache_key:
+      return
+    shutil.rmtree(directory)  # a workdir reused for other data: the new run's files win
+  with atomic_directory(directory) as tmp:
+    dataset.vocab.save_dir(tmp / "vocab")
+    shape = None if dataset.embeddings is None else list(dataset.embeddings.shape)
+    meta = {"label_names": dataset.label_names, "num_entities": dataset.num_entities,
+            "cache_key": dataset.cache_key, "embeddings_shape": shape}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+
+
+def load_model_inputs(directory: pathlib.Path) -> Dataset:
+  """A split-less Dataset from `save_model_inputs`; `embeddings` is a zero array of the saved
+  shape (only its shape matters: the checkpoint restores the values)."""
+  meta = json.loads((directory / "meta.json").read_text())
+  shape = meta["embeddings_shape"]
+  embeddings = None if shape is None else np.zeros(shape, np.float32)
+  return Dataset({}, vocab_lib.Vocabs.load_dir(directory / "vocab"), meta["label_names"],
+                 embeddings, meta["num_entities"], meta["cache_key"])

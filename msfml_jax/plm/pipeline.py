@@ -231,3 +231,17 @@ def load_word_vectors(config: ml_collections.ConfigDict, dataset: cache.Dataset,
     logging.info("PLM vectors: cache hit %s", directory)
   return {name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
           for name in dataset.splits}
+
+
+def hidden_size(config: ml_collections.ConfigDict) -> int:
+  """Hidden size of the run's PLM, read from its config.json (no weights are loaded)."""
+  model_dir = resolve_model_dir(config.plm.model, config.data_dir)
+  return int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
+
+
+def load_inference_encoder(config: ml_collections.ConfigDict) -> tuple[Any, Any, int, int]:
+  """(encoder_fn, tokenizer, max pieces, hidden size) of the run's PLM (word_input "plm")."""
+  model_dir = resolve_model_dir(config.plm.model, config.data_dir)
+  enc_config, enc_params, tokenizer = load_encoder(model_dir, config.plm.markers)
+  return (features.make_encoder_fn(enc_config, enc_params), tokenizer,
+          max_pieces(enc_config, config.plm.max_length), enc_config.hidden_size)
