@@ -1,19 +1,13 @@
 """Raw text -> Record: markers, offset mapping, pre-parsed input and a real stanza Pipeline.
 
 stanza cannot download models here, so the stanza tests train tiny tokenize/pos/depparse
-models from tests/fixtures/stanza/tiny_en.conllu once per session (about 10 s on one core).
+models from tests/fixtures/stanza/tiny_en.conllu once per session (conftest.py).
 """
-
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
 from msfml_jax import parse
 
-FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "stanza"
 SENTENCE = "The company fabricates plastic chairs."
 # [start, end) of each token of SENTENCE.
 OFFSETS = [(0, 3), (4, 11), (12, 22), (23, 30), (31, 37), (37, 38)]
@@ -107,18 +101,6 @@ def test_missing_models_error_says_how_to_download(tmp_path):
                                                  "depparse": str(tmp_path / "nowhere.pt")})
 
 
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory):
-  """Trains the tiny stanza models in a child process (stanza's trainers reseed globals)."""
-  pytest.importorskip("stanza")
-  out = tmp_path_factory.mktemp("stanza_models")
-  result = subprocess.run([sys.executable, str(FIXTURES / "train_tiny_models.py"), str(out)],
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
-  assert result.returncode == 0, result.stderr[-3000:]
-  return {name: str(out / f"{name}.pt") for name in ("tokenize", "pos", "depparse")}
-
-
 def _check_shapes(record):
   n = len(record.tokens)
   assert len(record.pos) == len(record.heads) == len(record.deprels) == n
@@ -127,8 +109,8 @@ def _check_shapes(record):
   assert record.entity_types is None and record.label_directed is None
 
 
-def test_stanza_pipeline_from_local_models(tiny_models):
-  parser = parse.Parser(model_paths=tiny_models)
+def test_stanza_pipeline_from_local_models(stanza_tiny_models):
+  parser = parse.Parser(model_paths=stanza_tiny_models)
   record = parser.parse_marked(
       "The <e1>company</e1> fabricates plastic <e2>chairs</e2>. Bees make <e3>honey</e3> in "
       "the hive.", id="7", label="Product-Producer", source="test:0")
@@ -147,8 +129,8 @@ def test_stanza_pipeline_from_local_models(tiny_models):
     parser.parse([["a"]], [(0, 0)])
 
 
-def test_stanza_pipeline_pretokenized(tiny_models):
-  parser = parse.Parser(pretokenized=True, model_paths={k: tiny_models[k]
+def test_stanza_pipeline_pretokenized(stanza_tiny_models):
+  parser = parse.Parser(pretokenized=True, model_paths={k: stanza_tiny_models[k]
                                                         for k in ("pos", "depparse")})
   record = parser.parse([["The", "company", "makes", "chairs", "."], ["It", "works", "."]],
                         [(1, 1), (3, 3)])
