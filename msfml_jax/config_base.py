@@ -97,6 +97,7 @@ def optim_config() -> ml_collections.ConfigDict:
   o.weight_decay = 0.002
   o.max_grad_norm = 5.0
   o.momentum = 0.0
+  o.msgcn_lr_scale = 1.0        # multiplies the MSGCN's updates (keeps its ReLUs alive at high lr)
   return o
 
 

@@ -22,8 +22,9 @@ class TrainState(train_state.TrainState):
 
 
 def make_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.Schedule:
-  """x lr_decay once per epoch from epoch `decay_epoch` on; a function of the step alone, so a
-  resumed run gets the same rates."""
+  """x lr_decay at the end of every epoch after `decay_epoch` (1-based, as in AGGCN/C-GCN:
+  epochs 1..decay_epoch+1 train at the full rate); a function of the step alone, so a resumed
+  run gets the same rates."""
   return optax.exponential_decay(
       init_value=optim.learning_rate,
       transition_steps=steps_per_epoch,
@@ -41,13 +42,26 @@ def _decay_mask(freeze_word_embeddings: bool):
   return mask
 
 
+def _graph_branch_mask(params):
+  """True for the MSGCN (or plain GCN) parameters: the top-level `msgcn` / `gcn` modules."""
+  return {k: k in ("msgcn", "gcn") for k in params}
+
+
 def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int,
                    freeze_word_embeddings: bool = False) -> optax.GradientTransformation:
-  """SGD with weight decay (the paper's L2 term, lambda) and gradient clipping."""
-  return optax.chain(
+  """SGD with weight decay (the paper's L2 term, lambda) and gradient clipping.
+
+  `optim.msgcn_lr_scale` != 1 scales the graph branch's updates: its ReLU units die at
+  learning rates the rest of the model trains well with (docs/results.md).
+  """
+  transforms = [
       optax.clip_by_global_norm(optim.max_grad_norm),
       optax.add_decayed_weights(optim.weight_decay, mask=_decay_mask(freeze_word_embeddings)),
-      optax.sgd(make_schedule(optim, steps_per_epoch), momentum=optim.momentum or None))
+      optax.sgd(make_schedule(optim, steps_per_epoch), momentum=optim.momentum or None)]
+  scale = optim.get("msgcn_lr_scale", 1.0)
+  if scale != 1.0:  # only then, so the optimizer state of existing checkpoints is unchanged
+    transforms.append(optax.masked(optax.scale(scale), _graph_branch_mask))
+  return optax.chain(*transforms)
 
 
 def create_train_state(model: nn.Module, example_batch: dict[str, Any], tx: optax.GradientTransformation,
