@@ -42,9 +42,21 @@ def _decay_mask(freeze_word_embeddings: bool):
   return mask
 
 
-def _graph_branch_mask(params):
-  """True for the MSGCN (or plain GCN) parameters: the top-level `msgcn` / `gcn` modules."""
-  return {k: k in ("msgcn", "gcn") for k in params}
+def _scale_graph_branch(inner: optax.GradientTransformation,
+                        scale: float) -> optax.GradientTransformation:
+  """Multiplies the updates of the top-level `msgcn` / `gcn` modules by `scale`.
+
+  Wraps `inner` instead of chaining a masked transform, so the optimizer state has the same
+  structure for every scale: a run can change the scale and resume from its checkpoints.
+  """
+  def update(updates, state, params=None):
+    updates, state = inner.update(updates, state, params)
+    scaled = {k: jax.tree.map(lambda u: u * scale, v) if k in ("msgcn", "gcn") else v
+              for k, v in updates.items()}
+    if not isinstance(updates, dict):  # e.g. a FrozenDict
+      scaled = type(updates)(scaled)
+    return scaled, state
+  return optax.GradientTransformation(inner.init, update)
 
 
 def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int,
@@ -54,14 +66,12 @@ def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int,
   `optim.msgcn_lr_scale` != 1 scales the graph branch's updates: its ReLU units die at
   learning rates the rest of the model trains well with (docs/results.md).
   """
-  transforms = [
+  tx = optax.chain(
       optax.clip_by_global_norm(optim.max_grad_norm),
       optax.add_decayed_weights(optim.weight_decay, mask=_decay_mask(freeze_word_embeddings)),
-      optax.sgd(make_schedule(optim, steps_per_epoch), momentum=optim.momentum or None)]
+      optax.sgd(make_schedule(optim, steps_per_epoch), momentum=optim.momentum or None))
   scale = optim.get("msgcn_lr_scale", 1.0)
-  if scale != 1.0:  # only then, so the optimizer state of existing checkpoints is unchanged
-    transforms.append(optax.masked(optax.scale(scale), _graph_branch_mask))
-  return optax.chain(*transforms)
+  return tx if scale == 1.0 else _scale_graph_branch(tx, scale)
 
 
 def create_train_state(model: nn.Module, example_batch: dict[str, Any], tx: optax.GradientTransformation,

@@ -37,3 +37,11 @@ def test_msgcn_lr_scale_scales_only_the_graph_branch():
   np.testing.assert_allclose(plain["msgcn"]["w"], -0.2)
   np.testing.assert_allclose(scaled["msgcn"]["w"], -0.05)
   np.testing.assert_allclose(scaled["bilstm"]["w"], plain["bilstm"]["w"])
+
+
+def test_msgcn_lr_scale_keeps_the_optimizer_state_structure():
+  # A run may change the scale and resume from checkpoints written without it.
+  params = {"msgcn": {"w": jnp.ones(3)}, "bilstm": {"w": jnp.ones(3)}}
+  plain = steps.make_optimizer(_sgd_config(momentum=0.9), 10).init(params)
+  scaled = steps.make_optimizer(_sgd_config(momentum=0.9, msgcn_lr_scale=0.5), 10).init(params)
+  assert jax.tree.structure(plain) == jax.tree.structure(scaled)
