@@ -70,7 +70,7 @@ def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int,
       optax.clip_by_global_norm(optim.max_grad_norm),
       optax.add_decayed_weights(optim.weight_decay, mask=_decay_mask(freeze_word_embeddings)),
       optax.sgd(make_schedule(optim, steps_per_epoch), momentum=optim.momentum or None))
-  scale = optim.get("msgcn_lr_scale", 1.0)
+  scale = optim.msgcn_lr_scale
   return tx if scale == 1.0 else _scale_graph_branch(tx, scale)
 
 

@@ -6,6 +6,8 @@ import numpy as np
 
 from msfml_jax import config_base, steps
 
+PARAMS = {"msgcn": {"w": jnp.ones(3)}, "bilstm": {"w": jnp.ones(3)}}
+
 
 def _sgd_config(**overrides):
   optim = config_base.optim_config()
@@ -16,10 +18,9 @@ def _sgd_config(**overrides):
 
 
 def _one_update(optim):
-  params = {"msgcn": {"w": jnp.ones(3)}, "bilstm": {"w": jnp.ones(3)}}
-  grads = jax.tree.map(jnp.ones_like, params)
+  grads = jax.tree.map(jnp.ones_like, PARAMS)
   tx = steps.make_optimizer(optim, steps_per_epoch=10)
-  updates, _ = tx.update(grads, tx.init(params), params)
+  updates, _ = tx.update(grads, tx.init(PARAMS), PARAMS)
   return updates
 
 
@@ -41,7 +42,6 @@ def test_msgcn_lr_scale_scales_only_the_graph_branch():
 
 def test_msgcn_lr_scale_keeps_the_optimizer_state_structure():
   # A run may change the scale and resume from checkpoints written without it.
-  params = {"msgcn": {"w": jnp.ones(3)}, "bilstm": {"w": jnp.ones(3)}}
-  plain = steps.make_optimizer(_sgd_config(momentum=0.9), 10).init(params)
-  scaled = steps.make_optimizer(_sgd_config(momentum=0.9, msgcn_lr_scale=0.5), 10).init(params)
+  plain = steps.make_optimizer(_sgd_config(momentum=0.9), 10).init(PARAMS)
+  scaled = steps.make_optimizer(_sgd_config(momentum=0.9, msgcn_lr_scale=0.5), 10).init(PARAMS)
   assert jax.tree.structure(plain) == jax.tree.structure(scaled)
