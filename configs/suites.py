@@ -69,6 +69,23 @@ def load_config_file(spec: str):
   return module.get_config(arg) if arg else module.get_config()
 
 
+def apply_overrides(config, overrides: Mapping[str, Any]):
+  """Sets dotted fields of `config` (types checked by ml_collections); unknown fields raise."""
+  for key, value in overrides.items():
+    node = config
+    for part in key.split(".")[:-1]:
+      node = node.get(part) if hasattr(node, "get") else None
+    if not hasattr(node, "get") or key.split(".")[-1] not in node:
+      raise KeyError(f"no config field {key!r}")
+    config.update_from_flattened_dict({key: value})
+  return config
+
+
+def run_config(run: Run):
+  """The ConfigDict `run` trains with: its config file, then its overrides."""
+  return apply_overrides(load_config_file(run.config), run.all_overrides())
+
+
 # --- The schedule of the SemEval ablations and sweep -------------------------------------------
 
 # Every ablation and sweep run is trained on this; the lead sets it to the best measured
@@ -95,8 +112,8 @@ SWEEP_SEED = 1
 
 def sweep_defaults() -> tuple[float, float]:
   """(alpha, beta) the sweep holds fixed: the sweep schedule's own values."""
-  c = load_config_file(SEMEVAL_SCHEDULE.config)
-  c.update_from_flattened_dict({**SEMEVAL_SCHEDULE.overrides, **SWEEP_OVERRIDES})
+  c = apply_overrides(load_config_file(SEMEVAL_SCHEDULE.config),
+                      {**SEMEVAL_SCHEDULE.overrides, **SWEEP_OVERRIDES})
   return float(c.loss.alpha), float(c.loss.beta)
 
 

@@ -62,12 +62,11 @@ def load_suites(path: pathlib.Path = REPO / "configs" / "suites.py"):
 
 def expected_config(suites, run) -> dict[str, Any]:
   """The config `run` trains with, as results.json stores it (JSON types)."""
-  config = suites.load_config_file(run.config)
   try:
-    config.update_from_flattened_dict(run.all_overrides())
+    config = suites.run_config(run)
   except (KeyError, AttributeError, TypeError, ValueError) as e:
-    raise ValueError(f"configs/suites.py, run {run.name!r}: override {run.all_overrides()} "
-                     f"does not apply to {run.config}: {e}") from e
+    raise ValueError(f"configs/suites.py, run {run.name!r} ({run.config}, overrides "
+                     f"{run.all_overrides()}): {e.args[0] if isinstance(e, KeyError) else e}") from e
   return json.loads(json.dumps(config.to_dict(), default=str))
 
 
@@ -220,6 +219,9 @@ def reproduce(suite: str, runs_dir: pathlib.Path, results_dir: pathlib.Path,
   counts = {"trained": 0, "skipped": 0, "collected": 0, "not finished": 0, "mismatched": 0}
   with _Forwarder() as forwarder:
     for i, run in enumerate(runs, 1):
+      if forwarder.signal is not None:
+        print(f"{suite}: stopped by signal {forwarder.signal} before {run.name}.", flush=True)
+        return 128 + forwarder.signal
       tag = f"[{i}/{len(runs)}] {suite}/{run.name}"
       workdir = runs_dir / suite / run.name
       expected = expected_config(suites, run)
@@ -258,7 +260,10 @@ def reproduce(suite: str, runs_dir: pathlib.Path, results_dir: pathlib.Path,
               flush=True)
         return 128 + forwarder.signal
       if rc != 0:
-        print(f"{tag}: FAILED (exit status {rc}, error above); stopping the suite.", flush=True)
+        hint = (f" If the checkpoint in {workdir} was refused for a changed setting, move that "
+                f"workdir away to train the run afresh." if state == "stale" else "")
+        print(f"{tag}: FAILED (exit status {rc}, error above); stopping the suite.{hint}",
+              flush=True)
         return 1
       if run_state(workdir, expected)[0] != "finished":
         print(f"{tag}: the training stopped before the end (SIGTERM?); run the same command "
