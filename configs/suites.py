@@ -10,9 +10,10 @@ and copies its summaries to results/S/R/; `tools/report.py` builds the tables of
 docs/results.md from results/.
 
 The ablations and the α/β sweep share one schedule, `SEMEVAL_SCHEDULE`: change it there (and
-only there) once the best schedule is measured. Changing it makes the finished runs stale:
-`tools/reproduce.py` then trains them again into the same workdirs (a change of a
-resume-sensitive setting is refused by the checkpoint: move the old workdirs away first).
+only there) once the best schedule is measured. Runs finished on the old schedule then no
+longer match: `tools/reproduce.py` lists their differences and leaves them alone (move
+runs/<suite>/ away to train them afresh), except that a longer `num_epochs` alone resumes
+each finished run for the new epochs.
 """
 
 from __future__ import annotations

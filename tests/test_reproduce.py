@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -113,10 +114,18 @@ def test_run_states_and_collect(tmp_path):
   (workdir / "results.json").write_text(json.dumps({"preempted": True, "step": 3}))
   assert reproduce.run_state(workdir, expected) == ("interrupted", [])
 
+  more = json.loads(json.dumps(expected))
+  more["num_epochs"] = 2
+  (workdir / "results.json").write_text(json.dumps(_results(more)))
+  assert reproduce.run_state(workdir, expected) == ("changed", ["num_epochs: 2 -> 1"])
   fewer = json.loads(json.dumps(expected))
-  fewer["num_epochs"] = 2
+  fewer["num_epochs"] = 0
   (workdir / "results.json").write_text(json.dumps(_results(fewer)))
-  assert reproduce.run_state(workdir, expected) == ("stale", ["num_epochs: 2 -> 1"])
+  assert reproduce.run_state(workdir, expected) == ("more_epochs", ["num_epochs: 0 -> 1"])
+  fewer["optim"]["learning_rate"] = 0.3
+  (workdir / "results.json").write_text(json.dumps(_results(fewer)))
+  assert reproduce.run_state(workdir, expected) == ("changed", [
+      "num_epochs: 0 -> 1", f"optim.learning_rate: 0.3 -> {expected['optim']['learning_rate']}"])
 
   # Settings newer than the run count as their defaults; environment settings may differ.
   by_hand = json.loads(json.dumps(expected))
@@ -216,9 +225,18 @@ def test_smoke_suite_trains_skips_and_resumes(tmp_path, monkeypatch, capsys):
       suites.Run("seed2", "configs/tacred_fixture.py", {"num_epochs": 2}, seed=2)])
   capsys.readouterr()
   assert reproduce.reproduce("smoke", runs_dir, results_dir, suites_module=suites) == 0
-  assert "[1/1] smoke/seed2: resuming (config changed: num_epochs: 1 -> 2)" in (
-      capsys.readouterr().out)
+  assert "[1/1] smoke/seed2: resuming (num_epochs: 1 -> 2)" in capsys.readouterr().out
   summary = results_dir / "smoke" / "seed2"
   assert _epochs(summary / "metrics.jsonl") == [1, 2]  # epoch 1 was not trained again
   assert json.loads((summary / "results.json").read_text())["epochs"] == 2
   assert "--config.num_epochs=2 --config.seed=2" in (summary / "command.txt").read_text()
+
+  # A finished run whose suite now declares other settings is left alone, and said so.
+  monkeypatch.setitem(suites.SUITES, "smoke", lambda: [
+      suites.Run("seed1", "configs/tacred_fixture.py", {"num_epochs": 1, "loss.beta": 0.5},
+                 seed=1)])
+  before = (runs_dir / "smoke" / "seed1" / "results.json").read_text()
+  assert reproduce.reproduce("smoke", runs_dir, results_dir, suites_module=suites) == 1
+  out = capsys.readouterr().out
+  assert "[1/1] smoke/seed1: NOT trained" in out and re.search(r"loss.beta: [0-9.]+ -> 0.5", out)
+  assert (runs_dir / "smoke" / "seed1" / "results.json").read_text() == before

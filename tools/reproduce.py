@@ -12,10 +12,13 @@ Run R of suite S trains with the normal entry point, in a child process, into ru
 - A run whose runs/S/R/results.json was written by exactly the config the suite declares is
   finished and is skipped (settings newer than the run, absent from its results.json, are
   taken to have their defaults, as on resume).
-- Any other run is (re)started with the same command into the same workdir: the training loop
-  resumes exactly from the latest checkpoint there (an interrupted run continues; a finished
-  one whose suite now asks for more epochs trains only the new epochs; a change of a setting
-  that matters to the checkpoint is refused by the training loop with the setting named).
+- An interrupted run (no complete results.json) is started again with the same command into
+  the same workdir: the training loop resumes exactly from the latest checkpoint there (and
+  refuses, naming it, a changed setting that matters to the checkpoint). So does a finished
+  run whose suite now asks for more epochs: only the new epochs are trained.
+- A finished run whose other settings differ from the suite's is not touched (resuming would
+  relabel a model trained with the old settings): the differences are listed, the other runs
+  go on, the exit status is 1. Move its workdir away to train it afresh.
 - Ctrl-C or SIGTERM asks the running training to checkpoint and stop (it gets SIGTERM); the
   same command continues it later. A training stopped from outside stops the suite too.
 - After each finished run, results/S/R/ gets results.json and metrics.jsonl (copied) and
@@ -135,11 +138,22 @@ def read_results(workdir: pathlib.Path) -> dict[str, Any] | None:
 
 
 def run_state(workdir: pathlib.Path, expected: Mapping[str, Any]) -> tuple[str, list[str]]:
-  """("finished" | "stale" | "interrupted" | "new", config differences when stale)."""
+  """The state of a run's workdir and, for the last two, the settings that differ:
+
+  new (nothing there), interrupted (no complete results.json: resume), finished (results.json
+  of the declared config), more_epochs (finished with fewer epochs than declared: resume,
+  which trains only the new epochs), changed (finished with other settings: refused, since
+  resuming would only relabel a model trained with the old ones).
+  """
   results = read_results(workdir)
   if results is not None:
     diffs = config_differences(results["config"], expected)
-    return ("stale", diffs) if diffs else ("finished", [])
+    if not diffs:
+      return "finished", []
+    saved_epochs, epochs = results["config"].get("num_epochs"), expected.get("num_epochs")
+    only_epochs = diffs == [f"num_epochs: {saved_epochs!r} -> {epochs!r}"]
+    more = only_epochs and isinstance(saved_epochs, int) and saved_epochs < epochs
+    return ("more_epochs" if more else "changed"), diffs
   if workdir.is_dir() and any(workdir.iterdir()):
     return "interrupted", []
   return "new", []
@@ -237,7 +251,7 @@ def reproduce(suite: str, runs_dir: pathlib.Path, results_dir: pathlib.Path,
           print(f"{tag}: collected into {collect(run, workdir, results_dir / suite, expected)}",
                 flush=True)
           counts["collected"] += 1
-        elif state == "stale":
+        elif state in ("changed", "more_epochs"):
           print(f"{tag}: NOT collected: {workdir}/results.json was trained with another "
                 f"config than configs/suites.py declares:\n    " + "\n    ".join(diffs),
                 flush=True)
@@ -251,8 +265,14 @@ def reproduce(suite: str, runs_dir: pathlib.Path, results_dir: pathlib.Path,
         print(f"{tag}: finished earlier, skipped (summaries refreshed)", flush=True)
         counts["skipped"] += 1
         continue
+      if state == "changed":
+        print(f"{tag}: NOT trained: {workdir} holds a finished run of another config than "
+              f"configs/suites.py declares:\n    " + "\n    ".join(diffs) + "\n  Move that "
+              f"workdir away to train the run afresh.", flush=True)
+        counts["mismatched"] += 1
+        continue
       what = {"new": "training", "interrupted": "resuming",
-              "stale": "resuming (config changed: " + "; ".join(diffs) + ")"}[state]
+              "more_epochs": "resuming (" + "; ".join(diffs) + ")"}[state]
       print(f"{tag}: {what}\n  {command_text(args)}", flush=True)
       rc = train(args, forwarder)
       if forwarder.signal is not None:
@@ -261,7 +281,7 @@ def reproduce(suite: str, runs_dir: pathlib.Path, results_dir: pathlib.Path,
         return 128 + forwarder.signal
       if rc != 0:
         hint = (f" If the checkpoint in {workdir} was refused for a changed setting, move that "
-                f"workdir away to train the run afresh." if state == "stale" else "")
+                f"workdir away to train the run afresh." if state == "interrupted" else "")
         print(f"{tag}: FAILED (exit status {rc}, error above); stopping the suite.{hint}",
               flush=True)
         return 1
