@@ -157,12 +157,12 @@ def test_ctrl_c_asks_the_training_to_checkpoint(tmp_path):
            f"pathlib.Path({str(ready)!r}).touch()\n"
            "time.sleep(60)\n")
 
-  def interrupt():
-    for _ in range(600):
+  def interrupt():  # once the child is listening; never after it is gone
+    for _ in range(1200):
       if ready.exists():
-        break
+        os.kill(os.getpid(), signal.SIGINT)
+        return
       time.sleep(0.05)
-    os.kill(os.getpid(), signal.SIGINT)
 
   threading.Thread(target=interrupt, daemon=True).start()
   with reproduce._Forwarder() as forwarder:  # pylint: disable=protected-access
@@ -240,3 +240,16 @@ def test_smoke_suite_trains_skips_and_resumes(tmp_path, monkeypatch, capsys):
   out = capsys.readouterr().out
   assert "[1/1] smoke/seed1: NOT trained" in out and re.search(r"loss.beta: [0-9.]+ -> 0.5", out)
   assert (runs_dir / "smoke" / "seed1" / "results.json").read_text() == before
+
+
+def test_results_are_committed_and_runs_are_not():
+  """.gitignore keeps runs/ (checkpoints) out of git and lets results/ (summaries) in."""
+  if shutil.which("git") is None or not (REPO / ".git").exists():
+    pytest.skip("not a git checkout")
+
+  def ignored(path: str) -> bool:
+    return subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO).returncode == 0
+
+  assert ignored("runs/semeval_ablation/M6_seed1/results.json")
+  for name in ("results.json", "metrics.jsonl", "command.txt"):
+    assert not ignored(f"results/semeval_ablation/M6_seed1/{name}")
