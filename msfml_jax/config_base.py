@@ -163,3 +163,24 @@ def base_config() -> ml_collections.ConfigDict:
   c.distributed = False         # jax.distributed.initialize() (multi-host)
   c.plm = plm_config()          # used when model.word_input == "plm"
   return c
+
+
+def from_saved(saved: dict) -> ml_collections.ConfigDict:
+  """The config a checkpoint was written with, on top of today's defaults.
+
+  A setting added after the checkpoint was written takes its default (what that run did),
+  so older workdirs stay readable; JSON lists go back to tuples where the default is one.
+  """
+  config = base_config()
+
+  def merge(base: ml_collections.ConfigDict, values: dict) -> None:
+    for key, value in values.items():
+      if isinstance(value, dict) and isinstance(base.get(key), ml_collections.ConfigDict):
+        merge(base[key], value)
+      elif isinstance(base.get(key), tuple) and isinstance(value, list):
+        base[key] = tuple(value)
+      else:
+        base[key] = value
+
+  merge(config, saved)
+  return config
