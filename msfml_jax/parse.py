@@ -177,6 +177,7 @@ class TextParser:
   name = ""
   model = ""
   scheme = ""
+  widened = 0  # entity spans `expand` widened to token boundaries so far
 
   @property
   def description(self) -> str:
@@ -219,7 +220,13 @@ class TextParser:
     return results
 
   def _record(self, item: TextItem, sentences, offsets) -> Record:
-    spans = char_to_token_spans(offsets, item.spans, item.text, item.expand)
+    try:
+      spans = char_to_token_spans(offsets, item.spans, item.text)
+    except ParseError:
+      if not item.expand:
+        raise
+      spans = char_to_token_spans(offsets, item.spans, item.text, expand=True)
+      self.widened += 1
     return record_from_sentences(sentences, spans, item)
 
 
