@@ -26,7 +26,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from msfml_jax import parse
 from msfml_jax.data import prepare
-from msfml_jax.data.json_fields import DataError
 
 _TRAIN = flags.DEFINE_string("train", None, "Training examples (file, or Hub name for hf).")
 _TEST = flags.DEFINE_string("test", None, "Test examples.")
