@@ -332,7 +332,13 @@ def prepare_split(rows: Iterable[Row], parser: parse.TextParser, out_path: pathl
         if len(result.spans) != num_entities:
           bad(row.line, f"{len(result.spans)} entities, the other records have {num_entities}")
           continue
-        out.write(json.dumps(to_json(result), ensure_ascii=False) + "\n")
+        obj = to_json(result)
+        try:  # what the custom task's reader will check, so a written file always reads
+          custom.record_from_json(obj, f"{source}:{row.line}", 0, num_entities, None)
+        except DataError as e:
+          bad(row.line, f"parsed record invalid: {e}")
+          continue
+        out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         report.records += 1
       bar.update(len(batch))
       report.seconds = time.perf_counter() - start
