@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import pathlib
+import re
 
 import pytest
 
@@ -128,3 +129,17 @@ def test_custom_cache_builds(tmp_path):
   dataset = cache.load_dataset(config, progress=False)
   assert dataset.label_names == ["Other", "Cause-Effect"] and dataset.num_entities == 2
   assert list(dataset.splits["train"].labels) == [0, 1]
+
+
+def test_no_task_branches_outside_the_registry():
+  """Adding a dataset is one tasks/ module plus a config: no other code tests a task name."""
+  repo = pathlib.Path(__file__).resolve().parent.parent
+  pattern = re.compile(r"""task\s*(==|!=|\bin\b)\s*[\"'(\[{]|[\"']\s*==\s*\S*\.task\b""")
+  offenders = []
+  for path in sorted([*(repo / "msfml_jax").rglob("*.py"), *(repo / "tools").glob("*.py")]):
+    if "tasks" in path.relative_to(repo).parts:
+      continue
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+      if pattern.search(line):
+        offenders.append(f"{path.relative_to(repo)}:{number}: {line.strip()}")
+  assert not offenders, "\n".join(offenders)
