@@ -75,6 +75,9 @@ def model_config() -> ml_collections.ConfigDict:
   # graph" / "restore the original topological structure"): lifted = tokens linked when
   # their hypernodes are the same or adjacent; original = the dependency graph itself.
   m.refined_adjacency = "lifted"
+  # "layernorm": a bias-free LayerNorm before the final ReLU of the MSCNN's and the MSGCN's
+  # combining layers, which keeps those ReLUs alive at high SGD rates (docs/results.md).
+  m.branch_norm = "none"
   m.input_dropout = 0.5
   m.dropout = 0.3
   m.entity_pooling = "max"      # max | mean over each entity's tokens in h

@@ -26,6 +26,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from msfml_jax.models import mscnn
+
 
 def normalize_adjacency(adj: jax.Array) -> jax.Array:
   """D^-1/2 A D^-1/2 with D the row sums of A (A already holds the self loops).
@@ -73,11 +75,14 @@ class MSGCN(nn.Module):
     num_layers: GCN layers on the original graph (model.gcn_layers).
     multi_scale: False is the plain GCN of the ablation (original graph only).
     refined: the refined graph's adjacency, "lifted" | "original" (model.refined_adjacency).
+    norm: "layernorm" puts a bias-free LayerNorm before the combining layer's ReLU
+      (model.branch_norm, `mscnn.branch_activation`).
   """
   features: int
   num_layers: int = 2
   multi_scale: bool = True
   refined: str = "lifted"
+  norm: str = "none"
 
   @nn.compact
   def __call__(self, t: jax.Array, adj: jax.Array, assign: jax.Array,
@@ -98,7 +103,7 @@ class MSGCN(nn.Module):
     else:
       raise ValueError(f"unknown model.refined_adjacency {self.refined!r} (lifted | original)")
     refined = GCNLayer(self.features, name="refined")(lifted + h, refined_adj)
-    y = nn.relu(nn.Dense(self.features, name="combine")(
-        jnp.concatenate([h, lifted, refined], axis=-1)))
+    y = mscnn.branch_activation(nn.Dense(self.features, name="combine")(
+        jnp.concatenate([h, lifted, refined], axis=-1)), self.norm)
     # The combining layer's bias would make padding rows non-zero.
     return y * mask[..., None].astype(y.dtype)
