@@ -14,11 +14,20 @@ def data_config() -> ml_collections.ConfigDict:
   """Input-pipeline settings (everything here is part of the cache key except `buckets`,
   `eval_batch_size`, `max_tokens_per_batch`)."""
   d = ml_collections.ConfigDict()
-  d.task = "semeval"            # semeval | tacred | pubmed (cache key)
+  d.task = "semeval"            # semeval | tacred | pubmed | custom (msfml_jax/tasks/) (cache key)
   d.train_file = "semeval/train.json"   # relative to data_dir, or absolute (cache key)
   d.dev_file = ""               # "" = no dev split file (cache key)
   d.test_file = "semeval/test.json"     # (cache key)
-  d.label_file = ""             # TACRED: labels.txt fixing the label order (cache key)
+  d.label_file = ""             # TACRED, custom: labels.txt fixing the label order (cache key)
+  # custom task (docs/data_format.md; cache key): the label left out of P/R/F1 ("" = none)
+  # and the entities per record (2 or 3).
+  d.negative_label = ""
+  d.num_entities = 2
+  # Where the training data's parse came from, recorded with the run so prediction can warn
+  # when it parses with another: parser as "backend:model" ("" = unknown) and its dependency
+  # label scheme (clearnlp | ud | stanford | ""). Not part of the cache key.
+  d.parser = ""
+  d.dep_scheme = ""
   d.directed = False            # SemEval: 19 directed labels instead of 10 undirected (cache key)
   # PubMed n-ary settings (cache key).
   d.arity = "ternary"           # ternary (drug-gene-mutation) | binary (drug-mutation)
