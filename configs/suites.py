@@ -153,6 +153,10 @@ PROBES: dict[str, dict[str, Any]] = {
     "aggcn_branch02": {**AGGCN_REGIME, "optim.msgcn_lr_scale": 0.2,
                        "optim.mscnn_lr_scale": 0.2},
     "aggcn_ln": {**AGGCN_REGIME, "model.branch_norm": "layernorm"},
+    # No layer of ours after the paper's: x = the four MSCNN branches side by side, y = the
+    # refined graph's GCN output (the combining Dense + ReLU layers are where units die).
+    "aggcn_direct": {**AGGCN_REGIME, "model.mscnn_combine": "stack",
+                     "model.msgcn_output": "refined"},
 }
 
 

@@ -66,7 +66,8 @@ def model_config() -> ml_collections.ConfigDict:
   m.mscnn_kernels = (3, 4, 5)
   m.mscnn_dilation = 2
   m.mscnn_vertical = True       # the vertical conv over the embedding dimension (kernel d/2)
-  m.mscnn_combine = "concat"    # concat (+ linear to hidden_dim) | sum
+  # concat (+ linear + ReLU to hidden_dim) | stack (concatenated only, eq. 3) | sum
+  m.mscnn_combine = "concat"
   m.mscnn_vertical_channels = 4  # feature maps of the vertical convolution
   # MSGCN (§4.2.2): multi | plain (GCN on the original graph only) | none (M2: removed).
   m.msgcn = "multi"
@@ -75,6 +76,9 @@ def model_config() -> ml_collections.ConfigDict:
   # graph" / "restore the original topological structure"): lifted = tokens linked when
   # their hypernodes are the same or adjacent; original = the dependency graph itself.
   m.refined_adjacency = "lifted"
+  # y = ReLU(Linear([original; lifted coarse; refined])) (combine) or the refined graph's GCN
+  # output itself (refined: eq. 4-5 with no layer of ours after them).
+  m.msgcn_output = "combine"
   # "layernorm": a bias-free LayerNorm before the final ReLU of the MSCNN's and the MSGCN's
   # combining layers, which keeps those ReLUs alive at high SGD rates (docs/results.md).
   m.branch_norm = "none"
