@@ -7,6 +7,8 @@ the global array, so the same code runs on one CPU, one GPU, a TPU VM or a pod s
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
@@ -42,9 +44,8 @@ def process_rows(global_rows: int) -> slice:
   return slice(start, start + per_process)
 
 
-def to_global(local_batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh,
-              example_axis: int) -> dict[str, jax.Array]:
-  """Assembles this process's rows into global, sharded jax arrays."""
+def to_global(local_batch: Any, mesh: jax.sharding.Mesh, example_axis: int) -> Any:
+  """Assembles this process's rows of every leaf (graphs too) into global, sharded arrays."""
   sharding = example_sharding(mesh, example_axis)
   nproc = jax.process_count()
 
@@ -53,7 +54,7 @@ def to_global(local_batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh,
     shape[example_axis] *= nproc
     return jax.make_array_from_process_local_data(sharding, x, tuple(shape))
 
-  return {k: assemble(v) for k, v in local_batch.items()}
+  return jax.tree.map(assemble, local_batch)
 
 
 def to_host(x: jax.Array) -> np.ndarray:

@@ -85,7 +85,7 @@ def create_train_state(model: nn.Module, example_batch: dict[str, Any], tx: opta
 
 def _flatten_triplet(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
   """[3, B, ...] -> [3B, ...]: one forward pass over anchors, positives and negatives."""
-  return {k: v.reshape((-1,) + v.shape[2:]) for k, v in batch.items()}
+  return jax.tree.map(lambda v: v.reshape((-1,) + v.shape[2:]), batch)
 
 
 def _dead_features(outputs: dict[str, jax.Array], weight: jax.Array) -> dict[str, jax.Array]:

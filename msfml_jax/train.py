@@ -96,22 +96,17 @@ def train_batch(run: Run, plan: triplets.EpochPlan, b: int) -> dict[str, jax.Arr
     local = idx[rows]
     parts.append(batching.make_batch(train, local[local >= 0], rows.stop - rows.start, length,
                                      word_vectors=run.word_vectors.get("train")))
-  stacked = {k: np.stack([p[k] for p in parts]) for k in parts[0]}
-  return parallel.to_global(stacked, run.mesh, example_axis=1)
+  return parallel.to_global(batching.stack(parts), run.mesh, example_axis=1)
 
 
-def _pad_rows(batch: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+def _pad_rows(batch: batching.Batch, rows: int) -> batching.Batch:
   """Pads the example axis with inert examples (weight 0, index -1) to `rows`."""
   n = len(batch["index"])
   if n == rows:
     return batch
-  out = {}
-  for k, v in batch.items():
-    pad = np.zeros((rows - n,) + v.shape[1:], v.dtype)
-    if k == "index":
-      pad[:] = -1
-    out[k] = np.concatenate([v, pad])
-  return out
+  pad = batching.example_batch(batch["entity_mask"].shape[1], batch["mask"].shape[1],
+                               batch["word_vectors"].shape[-1] if "word_vectors" in batch else 0)
+  return batching.concatenate([batch] + [pad] * (rows - n))
 
 
 def predict_split(run: Run, state, split, word_vectors: np.ndarray | None = None) -> np.ndarray:

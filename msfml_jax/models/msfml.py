@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from msfml_jax.models import dense_graphs
 from msfml_jax.models import embeddings
 from msfml_jax.models import fusion
 from msfml_jax.models import mscnn
@@ -113,9 +114,8 @@ class MSFML(nn.Module):
     h_lex = cnn(t, mask) if cnn is not None else None
     h_dep = None
     if gcn is not None:
-      h_dep = gcn(t, jnp.asarray(batch["adj"], jnp.float32),
-                  jnp.asarray(batch["assign"], jnp.float32),
-                  jnp.asarray(batch["coarse_adj"], jnp.float32), mask)
+      g = dense_graphs.dense_graphs(batch)  # built here, on the device, from integer graphs
+      h_dep = gcn(t, g["adj"], g["assign"], g["coarse_adj"], mask, refined_adj=g["refined_adj"])
     if h_lex is not None and h_dep is not None:
       h_loc = fusion.ConvGate(cfg.hidden_dim, name="conv_gate")(h_lex, h_dep, mask)
     else:

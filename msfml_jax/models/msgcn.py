@@ -77,7 +77,10 @@ class MSGCN(nn.Module):
 
   @nn.compact
   def __call__(self, t: jax.Array, adj: jax.Array, assign: jax.Array,
-               coarse_adj: jax.Array, mask: jax.Array) -> jax.Array:
+               coarse_adj: jax.Array, mask: jax.Array,
+               refined_adj: jax.Array | None = None) -> jax.Array:
+    """`refined_adj`: the refined adjacency when already built (`dense_graphs`: a gather by
+    coarse ids); None computes it here by products."""
     if self.num_layers < 1:
       raise ValueError("model.gcn_layers must be >= 1")
     h = t
@@ -87,8 +90,9 @@ class MSGCN(nn.Module):
       return h
     coarse = GCNLayer(self.features, name="coarse")(coarsen(h, assign), coarse_adj)
     lifted = lift(coarse, assign)
-    refined = GCNLayer(self.features, name="refined")(
-        lifted + h, refined_adjacency(assign, coarse_adj, mask))
+    if refined_adj is None:
+      refined_adj = refined_adjacency(assign, coarse_adj, mask)
+    refined = GCNLayer(self.features, name="refined")(lifted + h, refined_adj)
     y = nn.relu(nn.Dense(self.features, name="combine")(
         jnp.concatenate([h, lifted, refined], axis=-1)))
     # The combining layer's bias would make padding rows non-zero.
