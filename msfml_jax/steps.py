@@ -14,6 +14,7 @@ from flax import traverse_util
 from flax.training import train_state
 
 from msfml_jax import losses
+from msfml_jax.models import msfml
 
 
 class TrainState(train_state.TrainState):
@@ -74,13 +75,18 @@ def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int,
   return tx if scale == 1.0 else _scale_graph_branch(tx, scale)
 
 
-def create_train_state(model: nn.Module, example_batch: dict[str, Any], tx: optax.GradientTransformation,
-                       seed: int) -> TrainState:
-  """Initialises parameters from one (unstacked) example batch."""
-  init_key, dropout_key = jax.random.split(jax.random.key(seed))
-  params = model.init({"params": init_key, "dropout": init_key}, example_batch, train=False)["params"]
-  return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
-                           dropout_key=jax.random.key_data(dropout_key))
+def create_train_state(model: nn.Module, example_batch: dict[str, Any],
+                       tx: optax.GradientTransformation, seed: int,
+                       word_embeddings: Any = None, sharding: Any = None) -> TrainState:
+  """Initialises parameters (`msfml.init_params`, pretrained word vectors written in) and the
+  optimizer state in one jitted program, placed with `sharding` (e.g. replicated)."""
+  def create(batch, matrix):
+    init_key, dropout_key = jax.random.split(jax.random.key(seed))
+    params = msfml.init_variables(model, batch, init_key, matrix)
+    return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
+                             dropout_key=jax.random.key_data(dropout_key))
+
+  return jax.jit(create, out_shardings=sharding)(example_batch, word_embeddings)
 
 
 def _flatten_triplet(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:

@@ -147,16 +147,19 @@ def write_test_predictions(run: Run, logits: np.ndarray) -> None:
                               _softmax(logits), run.dataset.label_names, extra)
 
 
+def example_batch(run: Run) -> batching.Batch:
+  """An all-padding batch of the smallest bucket: the shapes parameter initialisation needs."""
+  vectors = run.word_vectors.get("train")
+  width = np.shape(vectors)[-1] if vectors is not None else 0
+  return batching.example_batch(run.dataset.num_entities, min(run.config.data.buckets), width)
+
+
 def initial_state(run: Run):
-  train = run.splits["train"]
-  shortest = np.argsort(train.lengths, kind="stable")[:2]  # shapes only: any records will do
-  length = batching.bucket_length(int(train.lengths[shortest].max()), run.config.data.buckets)
-  example = batching.make_batch(train, shortest, 2, length,
-                                word_vectors=run.word_vectors.get("train"))
   tx = steps.make_optimizer(run.config.optim, run.steps_per_epoch,
                             run.config.model.freeze_word_embeddings)
-  state = steps.create_train_state(run.model, example, tx, run.config.seed)
-  return jax.device_put(state, parallel.replicated(run.mesh))
+  return steps.create_train_state(run.model, example_batch(run), tx, run.config.seed,
+                                  word_embeddings=run.dataset.embeddings,
+                                  sharding=parallel.replicated(run.mesh))
 
 
 class _Preemption:
