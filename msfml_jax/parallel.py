@@ -57,8 +57,9 @@ def to_global(local_batch: Any, mesh: jax.sharding.Mesh, example_axis: int) -> A
   return jax.tree.map(assemble, local_batch)
 
 
-def to_host(x: jax.Array) -> np.ndarray:
-  """Gathers a (possibly multi-host) global array onto every host as numpy."""
+def to_host(x: Any) -> Any:
+  """Gathers (possibly multi-host) global arrays, any pytree of them, onto every host as
+  numpy, in one transfer."""
   if jax.process_count() == 1:
-    return np.asarray(x)
-  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return jax.device_get(x)
+  return multihost_utils.process_allgather(x, tiled=True)

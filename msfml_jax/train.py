@@ -12,16 +12,17 @@ import dataclasses
 import pathlib
 import signal
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from msfml_jax import checkpoints, evaluate, parallel, reporting, steps
-from msfml_jax.data import batching, cache, triplets
+from msfml_jax import checkpoints, compile_cache, evaluate, parallel, reporting, steps
+from msfml_jax.data import batching, cache, prefetch, triplets
 from msfml_jax.models import msfml
 
 
@@ -55,6 +56,8 @@ def _limit(split, n: int):
 def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run:
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
+  compile_cache.enable(config)
+  log_devices()
   dataset = cache.load_dataset(config, progress=jax.process_index() == 0)
   if jax.process_index() == 0:
     cache.save_model_inputs(dataset, workdir / cache.MODEL_INPUTS_DIR)
@@ -109,17 +112,34 @@ def _pad_rows(batch: batching.Batch, rows: int) -> batching.Batch:
   return batching.concatenate([batch] + [pad] * (rows - n))
 
 
-def predict_split(run: Run, state, split, word_vectors: np.ndarray | None = None) -> np.ndarray:
-  """Logits [N, C] for every record of `split`, in record order."""
-  logits = np.zeros((len(split), len(run.dataset.label_names)), np.float32)
+def _eval_device_batches(run: Run, split, word_vectors) -> Iterator[tuple[np.ndarray, Any]]:
+  """(record indices, global device batch) of every eval batch of `split`."""
   ndev = jax.device_count()
   for batch in batching.eval_batches(split, run.config, word_vectors=word_vectors):
     rows = -(-len(batch["index"]) // ndev) * ndev
     batch = _pad_rows(batch, rows)
-    local = {k: v[parallel.process_rows(rows)] for k, v in batch.items()}
-    out = parallel.to_host(run.eval_step(state, parallel.to_global(local, run.mesh, 0)))
-    real = batch["index"] >= 0
-    logits[batch["index"][real]] = out[real]
+    local = jax.tree.map(lambda v: v[parallel.process_rows(rows)], batch)
+    yield batch["index"], parallel.to_global(local, run.mesh, 0)
+
+
+def predict_split(run: Run, state, split, word_vectors: np.ndarray | None = None) -> np.ndarray:
+  """Logits [N, C] for every record of `split`, in record order.
+
+  One device pass: batches are built and transferred in the background, every eval step is
+  dispatched without waiting, and the logits come back in one transfer at the end.
+  """
+  logits = np.zeros((len(split), len(run.dataset.label_names)), np.float32)
+  indices, outputs = [], []
+  with prefetch.Prefetcher(_eval_device_batches(run, split, word_vectors),
+                           run.config.prefetch_batches) as batches:
+    for index, batch in batches:
+      indices.append(index)
+      outputs.append(run.eval_step(state, batch))
+      if len(outputs) > run.config.prefetch_batches:  # bound the work queued on the device
+        outputs[-run.config.prefetch_batches - 1].block_until_ready()
+  for index, out in zip(indices, parallel.to_host(outputs)):
+    real = index >= 0
+    logits[index[real]] = out[real]
   return logits
 
 
@@ -232,12 +252,60 @@ def end_of_epoch(run: Run, state, epoch: int, tables: dict,
   return best, {k: v[0] for k, v in results.items()}
 
 
-def _check_finite(metrics: dict[str, float], step: int, run: Run) -> None:
-  if not np.isfinite(metrics["loss"]):
-    raise DivergenceError(
-        f"Loss became {metrics['loss']} at step {step}: training stopped. The last good "
-        f"checkpoint is kept in {run.checkpointer.latest.directory}; lower "
-        f"optim.learning_rate or optim.max_grad_norm and run the same command to resume.")
+@jax.jit
+def _accumulate(sums: dict[str, jax.Array], metrics: dict[str, jax.Array]
+                ) -> dict[str, jax.Array]:
+  return jax.tree.map(jnp.add, sums, metrics)
+
+
+class _MetricsWindow:
+  """Training metrics summed on the device over the steps since the last fetch.
+
+  The loop never waits for a step's metrics: it fetches the window every `log_every_steps`,
+  before every checkpoint save and at the end of the epoch (one transfer each), and checks
+  there that the loss stayed finite.
+  """
+
+  def __init__(self):
+    self.sums, self.last, self.first_step, self.steps = None, None, 0, 0
+
+  def add(self, metrics: dict[str, jax.Array], step: int) -> None:
+    if self.sums is None:
+      self.sums, self.first_step = metrics, step
+    else:
+      self.sums = _accumulate(self.sums, metrics)
+    self.last, self.steps = metrics, self.steps + 1
+
+  def fetch(self, run: Run) -> tuple[dict[str, float], int]:
+    """(mean metrics, steps) of the window, then empties it; raises DivergenceError."""
+    if not self.steps:
+      return {}, 0
+    sums = parallel.to_host(self.sums)
+    means = {k: float(v) / self.steps for k, v in sums.items()}
+    first, last = self.first_step, self.first_step + self.steps - 1
+    steps = self.steps
+    self.sums, self.steps = None, 0
+    if not np.isfinite(means["loss"]):
+      window = f"step {first}" if first == last else f"steps {first}-{last}"
+      raise DivergenceError(
+          f"Loss became {means['loss']} in {window} (the loss is checked when metrics are "
+          f"fetched, every log_every_steps): training stopped. The last good checkpoint is "
+          f"kept in {run.checkpointer.latest.directory}; lower optim.learning_rate or "
+          f"optim.max_grad_norm and run the same command to resume.")
+    return means, steps
+
+
+def _epoch_batches(run: Run, plan: triplets.EpochPlan, start: int
+                   ) -> Iterator[tuple[int, dict[str, jax.Array]]]:
+  for b in range(start, len(plan)):
+    yield b, train_batch(run, plan, b)
+
+
+def log_devices() -> None:
+  """The backend, device kind and count, in the training log."""
+  devices = jax.devices()
+  logging.info("JAX backend %s: %d x %s (%d processes)", jax.default_backend(), len(devices),
+               devices[0].device_kind, jax.process_count())
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -253,44 +321,64 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     start_epoch, start_batch, best = loop["epoch"], loop["batch"], loop["best"]
   preemption = _Preemption(run.checkpointer.latest)
   t_start, last_metrics, final = time.time(), {}, {}
+  step = int(state.step)  # counted on the host from here: no per-step wait for the device
   try:
     for epoch in range(start_epoch, config.num_epochs):
       hard = tables["hard_negatives"] if config.loss.hard_negatives else None
       if hard is not None and (hard < 0).all():
         hard = None  # before the first refresh: random other class
       plan = run.sampler.plan(epoch, run.global_batch, hard, with_triplets=config.loss.msml)
-      bar = tqdm(range(start_batch, len(plan)), desc=f"epoch {epoch + 1}/{config.num_epochs}",
+      bar = tqdm(total=len(plan) - start_batch, desc=f"epoch {epoch + 1}/{config.num_epochs}",
                  disable=jax.process_index() != 0, leave=False, dynamic_ncols=True)
       t_epoch, samples, sums, count = time.time(), 0, {}, 0
-      for b in bar:
-        batch = train_batch(run, plan, b)
-        state, metrics = run.train_step(state, batch)
-        metrics = {k: float(v) for k, v in metrics.items()}
-        step = int(state.step)
-        _check_finite(metrics, step, run)
-        samples += int(np.prod(batch["weight"].shape))
-        bar.set_postfix(loss=f"{metrics['loss']:.3f}",
-                        samples_per_s=f"{samples / max(time.time() - t_epoch, 1e-9):.0f}")
-        if step % config.log_every_steps == 0:
-          run.log.write(step, epoch + 1, "train", metrics)
-        last_metrics, count = metrics, count + 1
-        sums = {k: sums.get(k, 0.0) + v for k, v in metrics.items()}
-        preempted = preemption.requested(step)
-        if b + 1 < len(plan) and (preempted or (
-            config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0)):
-          _save(run, state, tables, _loop_state(run, epoch, b + 1, best))
-          if preempted:
-            logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
-            return {"preempted": True, "step": step}
+      window, in_flight = _MetricsWindow(), []
+
+      def fetch():
+        nonlocal count
+        means, n = window.fetch(run)
+        for k, v in means.items():
+          sums[k] = sums.get(k, 0.0) + v * n
+        count += n
+        if means:
+          bar.set_postfix(loss=f"{means['loss']:.3f}",
+                          samples_per_s=f"{samples / max(time.time() - t_epoch, 1e-9):.0f}")
+        return means
+
+      with prefetch.Prefetcher(_epoch_batches(run, plan, start_batch),
+                               config.prefetch_batches) as batches:
+        for b, batch in batches:
+          state, metrics = run.train_step(state, batch)
+          step += 1
+          window.add(metrics, step)
+          samples += int(np.prod(batch["weight"].shape))
+          bar.update(1)
+          in_flight.append(metrics["loss"])
+          if len(in_flight) > config.prefetch_batches:  # bound the work queued on the device
+            in_flight.pop(0).block_until_ready()
+          preempted = preemption.requested(step)
+          save = b + 1 < len(plan) and (preempted or (
+              config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0))
+          if step % config.log_every_steps == 0:
+            run.log.write(step, epoch + 1, "train", fetch())
+          elif save:
+            fetch()  # never save a state whose loss was not checked
+          if save:
+            _save(run, state, tables, _loop_state(run, epoch, b + 1, best))
+            if preempted:
+              logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
+              return {"preempted": True, "step": step}
+      fetch()
+      bar.close()
       start_batch = 0
       if count:  # the mean over the steps this process ran in the epoch
+        last_metrics = {k: float(v) for k, v in parallel.to_host(window.last).items()}
         epoch_means = {k: v / count for k, v in sums.items()}
         epoch_means["samples_per_s"] = samples / max(time.time() - t_epoch, 1e-9)
-        run.log.write(int(state.step), epoch + 1, "train_epoch", epoch_means)
+        run.log.write(step, epoch + 1, "train_epoch", epoch_means)
       best, final = end_of_epoch(run, state, epoch, tables, best)
-      if preemption.requested(int(state.step)):
-        logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", int(state.step))
-        return {"preempted": True, "step": int(state.step)}
+      if preemption.requested(step):
+        logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
+        return {"preempted": True, "step": step}
     if restored is not None and start_epoch >= config.num_epochs:
       final = {name: evaluate_split(run, state, name)[0]
                for name in config.eval_splits if name in run.splits}
