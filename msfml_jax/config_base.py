@@ -65,6 +65,9 @@ def model_config() -> ml_collections.ConfigDict:
   m.input_dropout = 0.5
   m.dropout = 0.3
   m.entity_pooling = "max"      # max | mean over each entity's tokens in h
+  # Compute dtype of activations and matmuls: float32 | bfloat16 (parameters, optimizer
+  # state and losses stay float32).
+  m.dtype = "float32"
   return m
 
 

@@ -104,15 +104,29 @@ def _dead_features(outputs: dict[str, jax.Array], weight: jax.Array) -> dict[str
   return {f"{k}_dead": ((outputs[k] == 0) & real).sum() / denom for k in ("x", "y")}
 
 
+def compute_params(params: Any, dtype: str = "float32") -> Any:
+  """The parameters in the compute dtype (`model.dtype`): float32 master weights stay as they
+  are; with bfloat16 the activations and matmuls run in bfloat16 while gradients, optimizer
+  state and losses stay float32 (the model returns float32 outputs)."""
+  if dtype == "float32":
+    return params
+  if dtype != "bfloat16":
+    raise ValueError(f"unknown model.dtype {dtype!r} (float32 | bfloat16)")
+  return jax.tree.map(lambda p: p.astype(jnp.bfloat16)
+                      if jnp.issubdtype(p.dtype, jnp.floating) else p, params)
+
+
 def train_step(state: TrainState, batch: dict[str, jax.Array], *,
                loss_config: ml_collections.ConfigDict,
-               has_features: bool) -> tuple[TrainState, dict[str, jax.Array]]:
+               has_features: bool,
+               compute_dtype: str = "float32") -> tuple[TrainState, dict[str, jax.Array]]:
   """One SGD step over a stacked triplet batch [3, B, ...] (or [1, B, ...] without MSML)."""
   flat = _flatten_triplet(batch)
   key = jax.random.fold_in(jax.random.wrap_key_data(state.dropout_key), state.step)
 
   def loss_fn(params):
-    outputs = state.apply_fn({"params": params}, flat, train=True, rngs={"dropout": key})
+    outputs = state.apply_fn({"params": compute_params(params, compute_dtype)}, flat,
+                             train=True, rngs={"dropout": key})
     if loss_config.msml:
       loss, metrics = losses.total_loss(outputs, flat["label"], flat["weight"], loss_config,
                                         has_features)
@@ -130,13 +144,17 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *,
   return state.apply_gradients(grads=grads), metrics
 
 
-def eval_step(state: TrainState, batch: dict[str, jax.Array]) -> jax.Array:
-  """Logits for one evaluation batch [B, ...]."""
-  return state.apply_fn({"params": state.params}, batch, train=False)["logits"]
+def eval_step(state: TrainState, batch: dict[str, jax.Array],
+              compute_dtype: str = "float32") -> jax.Array:
+  """Logits (float32) for one evaluation batch [B, ...]."""
+  return state.apply_fn({"params": compute_params(state.params, compute_dtype)}, batch,
+                        train=False)["logits"]
 
 
-def jit_steps(loss_config: ml_collections.ConfigDict, has_features: bool):
+def jit_steps(loss_config: ml_collections.ConfigDict, has_features: bool,
+              compute_dtype: str = "float32"):
   """The jitted (train_step, eval_step) pair; the train step donates the old state."""
   train = jax.jit(functools.partial(train_step, loss_config=loss_config,
-                                    has_features=has_features), donate_argnums=0)
-  return train, jax.jit(eval_step)
+                                    has_features=has_features, compute_dtype=compute_dtype),
+                  donate_argnums=0)
+  return train, jax.jit(functools.partial(eval_step, compute_dtype=compute_dtype))

@@ -68,7 +68,8 @@ def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run
   sampler = triplets.TripletSampler(splits["train"].labels, splits["train"].lengths,
                                     len(dataset.label_names), config.seed)
   steps_per_epoch = -(-len(splits["train"]) // global_batch)
-  train_step, eval_step = steps.jit_steps(config.loss, msfml.has_features(config.model))
+  train_step, eval_step = steps.jit_steps(config.loss, msfml.has_features(config.model),
+                                          config.model.get("dtype", "float32"))
   word_vectors = {}
   if config.model.word_input == "plm":
     from msfml_jax import plm  # pylint: disable=import-outside-toplevel (transformers is slow to import)
@@ -373,7 +374,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       if count:  # the mean over the steps this process ran in the epoch
         last_metrics = {k: float(v) for k, v in parallel.to_host(window.last).items()}
         epoch_means = {k: v / count for k, v in sums.items()}
-        epoch_means["samples_per_s"] = samples / max(time.time() - t_epoch, 1e-9)
+        epoch_means["epoch_seconds"] = time.time() - t_epoch  # the training loop's part
+        epoch_means["samples_per_s"] = samples / max(epoch_means["epoch_seconds"], 1e-9)
         run.log.write(step, epoch + 1, "train_epoch", epoch_means)
       best, final = end_of_epoch(run, state, epoch, tables, best)
       if preemption.requested(step):

@@ -106,13 +106,14 @@ class MSFML(nn.Module):
     batch_size = mask.shape[0]
 
     t = embeddings.Embedder(cfg, self.vocab_size, self.num_pos, name="embedder")(batch, train)
+    t = t.astype(cfg.get("dtype", "float32"))  # the compute dtype (steps.compute_params)
 
     cnn = lexical_encoder(cfg)
     gcn = syntactic_encoder(cfg)
     h_lex = cnn(t, mask) if cnn is not None else None
     h_dep = None
     if gcn is not None:
-      g = dense_graphs.dense_graphs(batch)  # built here, on the device, from integer graphs
+      g = dense_graphs.dense_graphs(batch, t.dtype)  # built here, on the device
       h_dep = gcn(t, g["adj"], g["assign"], g["coarse_adj"], mask, refined_adj=g["refined_adj"])
     if h_lex is not None and h_dep is not None:
       h_loc = fusion.ConvGate(cfg.hidden_dim, name="conv_gate")(h_lex, h_dep, mask)
@@ -137,12 +138,13 @@ class MSFML(nn.Module):
         nn.Dropout(cfg.dropout, deterministic=not train)(z))                        # eq. 15
 
     zeros = jnp.zeros((batch_size, cfg.hidden_dim), z.dtype)
-    return {
+    outputs = {
         "logits": logits,
         "z": z,
         "x": masked_max(h_lex, mask) if h_lex is not None else zeros,
         "y": masked_max(h_dep, mask) if h_dep is not None else zeros,
     }
+    return {k: v.astype(jnp.float32) for k, v in outputs.items()}  # losses in float32
 
 
 def has_features(config: ml_collections.ConfigDict) -> bool:
