@@ -2,7 +2,8 @@
 
 The loop keeps no state that is not in the checkpoint or derived from the step: data order
 and triplets come from (seed, epoch, hard-negative table), dropout from fold_in(key, step),
-the learning rate from the optax schedule. Killing the process at any moment and running the
+the learning rate from the optax schedule (times `state.lr_scale` under the on_plateau rule,
+decided from checkpointed loss sums). Killing the process at any moment and running the
 same command again therefore ends with the same parameters.
 """
 
@@ -212,8 +213,27 @@ class _Preemption:
       signal.signal(signal.SIGTERM, self._previous)
 
 
-def _loop_state(run: Run, epoch: int, batch: int, best: dict[str, Any]) -> dict[str, Any]:
-  return {"epoch": epoch, "batch": batch, "best": best, "config": run.config.to_dict()}
+def _loop_state(run: Run, epoch: int, batch: int, best: dict[str, Any],
+                plateau: dict[str, Any]) -> dict[str, Any]:
+  """What the loop needs to resume: position, best-so-far, the config, and the training-loss
+  history of `optim.decay_rule="on_plateau"` (the previous epoch's mean and the current
+  epoch's running sum, so that a run resumed mid-epoch decides on the same mean)."""
+  return {"epoch": epoch, "batch": batch, "best": best, "config": run.config.to_dict(),
+          "plateau": plateau}
+
+
+def _apply_plateau_rule(run: Run, state, epoch: int, plateau: dict[str, Any]):
+  """End of 1-based `epoch`: AGGCN's decay decision; returns (state, new plateau record)."""
+  if not plateau["count"]:
+    return state, plateau
+  mean = plateau["sum"] / plateau["count"]
+  old = float(state.lr_scale)
+  new = steps.plateau_lr_scale(run.config.optim, old, epoch, mean, plateau["previous"])
+  if new != old:
+    logging.info("Epoch %d: training loss %.4f rose from %.4f; lr x%g -> scale %.4g", epoch,
+                 mean, plateau["previous"], run.config.optim.lr_decay, new)
+    state = state.replace(lr_scale=jax.device_put(np.float32(new), state.lr_scale.sharding))
+  return state, {"previous": mean, "sum": 0.0, "count": 0}
 
 
 def _save(run: Run, state, tables, loop, best: bool = False) -> None:
@@ -224,8 +244,8 @@ def _selection_split(run: Run) -> str:
   return "dev" if "dev" in run.splits else "test"
 
 
-def end_of_epoch(run: Run, state, epoch: int, tables: dict,
-                 best: dict) -> tuple[dict, dict[str, Any]]:
+def end_of_epoch(run: Run, state, epoch: int, tables: dict, best: dict,
+                 plateau: dict[str, Any]) -> tuple[dict, dict[str, Any]]:
   """Refreshes hard negatives, evaluates, saves; returns (best-so-far record, metrics)."""
   step = int(state.step)
   train_logits = predict_split(run, state, run.splits["train"], run.word_vectors.get("train"))
@@ -249,7 +269,7 @@ def end_of_epoch(run: Run, state, epoch: int, tables: dict,
     # With a dev split, test predictions come from the best-on-dev epoch; without one (SemEval,
     # as in the paper) from the latest epoch.
     write_test_predictions(run, results["test"][1])
-  _save(run, state, tables, _loop_state(run, epoch + 1, 0, best), best=improved)
+  _save(run, state, tables, _loop_state(run, epoch + 1, 0, best, plateau), best=improved)
   return best, {k: v[0] for k, v in results.items()}
 
 
@@ -268,7 +288,7 @@ class _MetricsWindow:
   """
 
   def __init__(self):
-    self.sums, self.last, self.first_step, self.steps = None, None, 0, 0
+    self.sums, self.last, self.first_step, self.steps, self.losses = None, None, 0, 0, []
 
   def add(self, metrics: dict[str, jax.Array], step: int) -> None:
     if self.sums is None:
@@ -276,16 +296,18 @@ class _MetricsWindow:
     else:
       self.sums = _accumulate(self.sums, metrics)
     self.last, self.steps = metrics, self.steps + 1
+    self.losses.append(metrics["loss"])
 
-  def fetch(self, run: Run) -> tuple[dict[str, float], int]:
-    """(mean metrics, steps) of the window, then empties it; raises DivergenceError."""
+  def fetch(self, run: Run) -> tuple[dict[str, float], int, list[float]]:
+    """(mean metrics, steps, each step's loss) of the window, then empties it; raises
+    DivergenceError. Per-step losses keep host sums independent of where windows end."""
     if not self.steps:
-      return {}, 0
-    sums = parallel.to_host(self.sums)
+      return {}, 0, []
+    sums, losses = parallel.to_host((self.sums, self.losses))
     means = {k: float(v) / self.steps for k, v in sums.items()}
     first, last = self.first_step, self.first_step + self.steps - 1
     steps = self.steps
-    self.sums, self.steps = None, 0
+    self.sums, self.steps, self.losses = None, 0, []
     if not np.isfinite(means["loss"]):
       window = f"step {first}" if first == last else f"steps {first}-{last}"
       raise DivergenceError(
@@ -293,7 +315,7 @@ class _MetricsWindow:
           f"fetched, every log_every_steps): training stopped. The last good checkpoint is "
           f"kept in {run.checkpointer.latest.directory}; lower optim.learning_rate or "
           f"optim.max_grad_norm and run the same command to resume.")
-    return means, steps
+    return means, steps, [float(l) for l in losses]
 
 
 def _epoch_batches(run: Run, plan: triplets.EpochPlan, start: int
@@ -315,11 +337,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   state = initial_state(run)
   tables = {"hard_negatives": np.full(len(run.splits["train"]), -1, np.int32)}
   start_epoch, start_batch, best = 0, 0, {}
+  plateau = {"previous": None, "sum": 0.0, "count": 0}
   restored = run.checkpointer.restore_latest(state, tables, config)
   if restored is not None:
     state, tables, loop = restored
     tables = {k: np.asarray(v) for k, v in tables.items()}
     start_epoch, start_batch, best = loop["epoch"], loop["batch"], loop["best"]
+    plateau = dict(loop.get("plateau") or plateau)
   preemption = _Preemption(run.checkpointer.latest)
   t_start, last_metrics, final = time.time(), {}, {}
   step = int(state.step)  # counted on the host from here: no per-step wait for the device
@@ -336,10 +360,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
       def fetch():
         nonlocal count
-        means, n = window.fetch(run)
+        means, n, step_losses = window.fetch(run)
         for k, v in means.items():
           sums[k] = sums.get(k, 0.0) + v * n
         count += n
+        for loss in step_losses:  # step by step, as the plateau rule's sum always was
+          plateau["sum"], plateau["count"] = plateau["sum"] + loss, plateau["count"] + 1
         if means:
           bar.set_postfix(loss=f"{means['loss']:.3f}",
                           samples_per_s=f"{samples / max(time.time() - t_epoch, 1e-9):.0f}")
@@ -364,7 +390,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           elif save:
             fetch()  # never save a state whose loss was not checked
           if save:
-            _save(run, state, tables, _loop_state(run, epoch, b + 1, best))
+            _save(run, state, tables, _loop_state(run, epoch, b + 1, best, plateau))
             if preempted:
               logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
               return {"preempted": True, "step": step}
@@ -376,8 +402,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         epoch_means = {k: v / count for k, v in sums.items()}
         epoch_means["epoch_seconds"] = time.time() - t_epoch  # the training loop's part
         epoch_means["samples_per_s"] = samples / max(epoch_means["epoch_seconds"], 1e-9)
+        rate = steps.make_schedule(config.optim, run.steps_per_epoch)(step - 1)
+        epoch_means["learning_rate"] = float(rate * state.lr_scale)
         run.log.write(step, epoch + 1, "train_epoch", epoch_means)
-      best, final = end_of_epoch(run, state, epoch, tables, best)
+      state, plateau = _apply_plateau_rule(run, state, epoch + 1, plateau)
+      best, final = end_of_epoch(run, state, epoch, tables, best, plateau)
       if preemption.requested(step):
         logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
         return {"preempted": True, "step": step}

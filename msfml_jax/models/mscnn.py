@@ -18,16 +18,18 @@ import numpy as np
 
 
 class VerticalConv(nn.Module):
-  """Convolution along the embedding dimension, projected back to `features` per token.
+  """Convolution along the embedding dimension, f = ReLU on its feature maps (eq. 1-2), then
+  projected to `features` per token.
 
   Read [B, L, d] as an image [B, L, d, 1]: a kernel (1, k = d // 2) with `channels` maps
-  slides over the d dimensions of one token (VALID), giving (d - k + 1) x channels values
-  that a linear layer brings to `features`. No token mixing, so padding cannot leak in.
+  slides over the d dimensions of one token (VALID), giving c = (d - k + 1) x channels values;
+  f(c) = ReLU(c) is the branch's feature map, and a linear layer brings it to `features` so
+  that it can be combined with the horizontal branches. No token mixing, so padding cannot
+  leak in.
 
-  Conv and projection are both linear, so they are applied as one [d, features] matrix built
-  from the two parameters (a Toeplitz expansion of the kernel times the projection): the same
-  function as the convolution, but one matmul per token, which XLA runs far faster than a
-  one-input-channel convolution of width d / 2 (and much cheaper for d = 768 + ...).
+  The convolution is applied as one [d, (d - k + 1) * channels] matrix (a Toeplitz expansion
+  of the kernel): the same function as the convolution, but one matmul per token, which XLA
+  runs far faster than a one-input-channel convolution of width d / 2.
   """
   features: int
   channels: int = 4
@@ -47,9 +49,8 @@ class VerticalConv(nn.Module):
     valid = (offset >= 0) & (offset < k)
     toeplitz = jnp.where(valid[..., None], kernel[np.clip(offset, 0, k - 1)], 0.0)
     toeplitz = toeplitz.reshape(d, positions * self.channels)
-    matrix = toeplitz @ proj                                       # [d, features]
-    offset_bias = jnp.tile(bias, positions) @ proj + proj_bias
-    return nn.relu(t @ matrix + offset_bias)
+    feature_maps = nn.relu(t @ toeplitz + jnp.tile(bias, positions))   # f(c), eq. 2
+    return feature_maps @ proj + proj_bias
 
 
 class MSCNN(nn.Module):
