@@ -16,6 +16,8 @@ import ml_collections
 import orbax.checkpoint as ocp
 from absl import logging
 
+from msfml_jax import config_base
+
 # Settings that change parameter shapes, the arrays or the data order: resuming with any of
 # them changed would silently train a different model, so it is refused.
 _RESUME_SENSITIVE = ("seed", "batch_size", "max_train_examples", "model", "data.task",
@@ -174,7 +176,7 @@ def find_checkpoint(workdir: str | pathlib.Path, checkpoint: str = "best"
         except Exception as e:  # pylint: disable=broad-except (orbax raises many kinds)
           logging.warning("skipping unreadable checkpoint %s/%d: %s", directory, step, e)
           continue
-        return directory, step, ml_collections.ConfigDict(loop["loop"]["config"])
+        return directory, step, config_base.from_saved(loop["loop"]["config"])
     finally:
       manager.close()
   raise FileNotFoundError(f"no readable checkpoint under {workdir}/best or "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import jax
+import flax.linen as nn
 import jax.numpy as jnp
 import jraph
 import ml_collections
@@ -307,6 +308,79 @@ def test_coarse_layer_brings_on_to_he():
     assert bool(np.any(g[0, on])) == depends
     y = module.apply(params, t, adj, assign, coarse_adj, mask)
     assert y.shape == (1, 8, 16) and not np.any(y[0, 6:])
+
+
+def test_refined_adjacency_original_uses_the_dependency_graph():
+  """model.refined_adjacency="original": the refined layer runs on adj itself (the reading
+  in which refining restores the original topology), recomputed here layer by layer."""
+  adj, assign, coarse_adj, mask = paper_example()
+  t = jax.random.uniform(jax.random.key(0), (1, 8, 6)) * mask[..., None]
+  module = msgcn.MSGCN(16, num_layers=1, refined="original")
+  params = module.init(jax.random.key(3), t, adj, assign, coarse_adj, mask)["params"]
+  gcn = lambda name, h, a: msgcn.GCNLayer(16).apply({"params": params[name]}, h, a)
+  h = gcn("original_0", t, adj)
+  lifted = msgcn.lift(gcn("coarse", msgcn.coarsen(h, assign), coarse_adj), assign)
+  refined = gcn("refined", lifted + h, adj)
+  combine = nn.Dense(16).apply({"params": params["combine"]},
+                               jnp.concatenate([h, lifted, refined], -1))
+  expected = jax.nn.relu(combine) * mask[..., None]
+  np.testing.assert_allclose(module.apply({"params": params}, t, adj, assign, coarse_adj, mask),
+                             expected, rtol=1e-5, atol=1e-6)
+  lifted_module = msgcn.MSGCN(16, num_layers=1, refined="lifted")
+  assert not np.allclose(lifted_module.apply({"params": params}, t, adj, assign, coarse_adj, mask),
+                         expected)
+  with pytest.raises(ValueError, match="refined_adjacency"):
+    msgcn.MSGCN(16, num_layers=1, refined="nope").init(jax.random.key(3), t, adj, assign,
+                                                       coarse_adj, mask)
+
+
+def test_stack_and_refined_outputs_have_no_layer_after_the_papers():
+  """mscnn_combine="stack": x is the four branches side by side (eq. 3); msgcn_output=
+  "refined": y is the refined graph's GCN output (eq. 4-5). Neither adds a Dense + ReLU."""
+  t = jax.random.normal(jax.random.key(0), (2, 7, T_DIM))
+  mask = jnp.arange(7)[None, :] < jnp.array([[7], [4]])
+  t = t * mask[..., None]
+  cnn = mscnn.MSCNN(16, combine="stack")
+  params = cnn.init(jax.random.key(1), t, mask)
+  assert "combine" not in params["params"]
+  x, inter = cnn.apply(params, t, mask, capture_intermediates=True)
+  parts = [inter["intermediates"][f"horizontal_{k}"]["__call__"][0] for k in (3, 4, 5)]
+  np.testing.assert_allclose(x[..., :12], jax.nn.relu(jnp.concatenate(parts, -1)) *
+                             mask[..., None], rtol=1e-6)
+  with pytest.raises(ValueError, match="divisible"):
+    mscnn.MSCNN(18, combine="stack").init(jax.random.key(1), t, mask)
+  adj, assign, coarse_adj, gmask = paper_example()
+  tg = jax.random.uniform(jax.random.key(2), (1, 8, 6)) * gmask[..., None]
+  gcn = msgcn.MSGCN(16, num_layers=1, output="refined")
+  gparams = gcn.init(jax.random.key(3), tg, adj, assign, coarse_adj, gmask)
+  assert "combine" not in gparams["params"]
+  y, ginter = gcn.apply(gparams, tg, adj, assign, coarse_adj, gmask, capture_intermediates=True)
+  np.testing.assert_allclose(y, ginter["intermediates"]["refined"]["__call__"][0], rtol=1e-6)
+
+
+def test_branch_layernorm_keeps_half_the_units_firing():
+  """model.branch_norm="layernorm": a bias-free LayerNorm before the combining ReLU, so a
+  shared negative offset cannot switch every unit off (mscnn.branch_activation)."""
+  pre = jax.random.normal(jax.random.key(0), (2, 7, 32)) * 0.1 - 5.0   # all negative
+  assert not np.any(mscnn.branch_activation(pre, "none"))
+  module = mscnn.MSCNN(16, norm="layernorm")
+  t = jax.random.normal(jax.random.key(1), (2, 7, T_DIM))
+  mask = jnp.ones((2, 7), bool)
+  params = module.init(jax.random.key(2), t, mask)
+  assert "norm" in params["params"] and "bias" not in params["params"]["norm"]
+
+  class Activation(nn.Module):
+    norm: str
+
+    @nn.compact
+    def __call__(self, x):
+      return mscnn.branch_activation(x, self.norm)
+
+  act = Activation("layernorm")
+  fired = np.asarray(act.apply(act.init(jax.random.key(0), pre), pre) > 0)
+  assert 0.3 < fired.mean() < 0.7
+  with pytest.raises(ValueError, match="branch_norm"):
+    Activation("batchnorm").init(jax.random.key(0), pre)
 
 
 # --- Fusion ------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ _CODE_MODULES = ("readers.py", "json_fields.py", "vocab.py", "glove.py", "arrays
                  "graphs.py", "cache.py")
 # `config.data` fields that do not change the arrays (batching only); all others are keyed,
 # so a field added to data_config() later is part of the key unless listed here.
-NON_KEY_FIELDS = frozenset({"buckets", "eval_batch_size", "max_tokens_per_batch"})
+NON_KEY_FIELDS = frozenset({"buckets", "eval_batch_size", "max_tokens_per_batch", "parser",
+                            "dep_scheme"})
 
 
 def file_fingerprint(path: pathlib.Path) -> str:
@@ -72,12 +73,15 @@ def input_paths(config: ml_collections.ConfigDict) -> dict[str, pathlib.Path]:
 
 
 def code_fingerprint() -> str:
-  """sha256 over the source of the preprocessing modules (missing ones are skipped)."""
+  """sha256 over the source of the preprocessing modules and of the task registry (readers,
+  label sets, the record schema; missing ones are skipped)."""
   h = hashlib.sha256()
-  for name in _CODE_MODULES:
-    path = pathlib.Path(__file__).resolve().parent / name
+  here = pathlib.Path(__file__).resolve().parent
+  task_files = sorted((here.parent / "tasks").glob("*.py")) + sorted(
+      (here.parent / "tasks").glob("*.json"))
+  for path in [here / name for name in _CODE_MODULES] + task_files:
     if path.is_file():
-      h.update(name.encode() + b"\0" + path.read_bytes())
+      h.update(path.name.encode() + b"\0" + path.read_bytes())
   return h.hexdigest()
 
 

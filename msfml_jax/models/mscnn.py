@@ -17,6 +17,25 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def branch_activation(pre: jax.Array, norm: str) -> jax.Array:
+  """f of a branch's combining layer: ReLU, after a bias-free LayerNorm for "layernorm".
+
+  At the start of training the cross-entropy shrinks every feature (larger random features
+  make random logits, and a higher loss). For a ReLU layer on a linear map with a bias the
+  shrinking moves one direction shared by all tokens (the bias, and the weights along the
+  mean input); at SGD rates of 0.5 a few steps push it past zero and the unit never fires
+  again (docs/results.md: `msgcn/combine` loses 95% of its activations in 10 steps).
+  LayerNorm removes exactly those directions (the mean over units and the scale of each
+  token's pre-activations), so roughly half of the units fire at every token whatever the
+  rate. No LayerNorm bias: it would bring the shared offset back.
+  """
+  if norm == "layernorm":
+    pre = nn.LayerNorm(use_bias=False, name="norm")(pre)
+  elif norm != "none":
+    raise ValueError(f"unknown model.branch_norm {norm!r} (none | layernorm)")
+  return nn.relu(pre)
+
+
 class VerticalConv(nn.Module):
   """Convolution along the embedding dimension, f = ReLU on its feature maps (eq. 1-2), then
   projected to `features` per token.
@@ -66,7 +85,11 @@ class MSCNN(nn.Module):
     dilation: horizontal dilation rate r (model.mscnn_dilation).
     vertical: add the vertical branch (model.mscnn_vertical).
     vertical_channels: feature maps of the vertical convolution.
-    combine: "concat" (branches concatenated, then a linear layer and f) or "sum".
+    combine: "concat" (branches concatenated, then a linear layer and f), "stack" (the
+      branches concatenated and nothing else: x = [f(c_3); f(c_4); f(c_5); vertical], eq. 3
+      read literally) or "sum".
+    norm: "layernorm" puts a bias-free LayerNorm between the combining layer and its f
+      (model.branch_norm; see `branch_activation`).
   """
   features: int
   kernels: Sequence[int] = (3, 4, 5)
@@ -74,6 +97,7 @@ class MSCNN(nn.Module):
   vertical: bool = True
   vertical_channels: int = 4
   combine: str = "concat"
+  norm: str = "none"
 
   @nn.compact
   def __call__(self, t: jax.Array, mask: jax.Array) -> jax.Array:
@@ -92,7 +116,13 @@ class MSCNN(nn.Module):
     if self.vertical:
       branches.append(VerticalConv(width, self.vertical_channels, name="vertical")(t))
     if self.combine == "concat":
-      h = nn.relu(nn.Dense(self.features, name="combine")(jnp.concatenate(branches, -1)))
+      h = branch_activation(nn.Dense(self.features, name="combine")(
+          jnp.concatenate(branches, -1)), self.norm)
+    elif self.combine == "stack":
+      h = jnp.concatenate(branches, -1)
+      if h.shape[-1] != self.features:
+        raise ValueError(f"model.mscnn_combine='stack' needs hidden_dim ({self.features}) "
+                         f"divisible by the {num_branches} branches")
     elif self.combine == "sum":
       h = sum(branches[1:], branches[0])
     else:

@@ -62,7 +62,8 @@ def lexical_encoder(config: ml_collections.ConfigDict) -> mscnn.MSCNN | None:
     return mscnn.MSCNN(config.hidden_dim, kernels=tuple(config.mscnn_kernels),
                        dilation=config.mscnn_dilation, vertical=config.mscnn_vertical,
                        vertical_channels=config.get("mscnn_vertical_channels", 4),
-                       combine=config.mscnn_combine, name="mscnn")
+                       combine=config.mscnn_combine, norm=config.branch_norm,
+                       name="mscnn")
   raise ValueError(f"unknown model.mscnn {config.mscnn!r}")
 
 
@@ -73,7 +74,8 @@ def syntactic_encoder(config: ml_collections.ConfigDict) -> msgcn.MSGCN | None:
   if config.msgcn in ("plain", "multi"):
     return msgcn.MSGCN(config.hidden_dim, num_layers=config.gcn_layers,
                        multi_scale=config.msgcn == "multi",
-                       refined=config.refined_adjacency,
+                       refined=config.refined_adjacency, norm=config.branch_norm,
+                       output=config.msgcn_output,
                        name="msgcn" if config.msgcn == "multi" else "gcn")
   raise ValueError(f"unknown model.msgcn {config.msgcn!r}")
 
