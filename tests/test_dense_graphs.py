@@ -15,6 +15,7 @@ import pytest
 from msfml_jax import config_base, losses
 from msfml_jax.data import arrays, batching, graphs, readers, vocab
 from msfml_jax.models import dense_graphs, msfml, msgcn
+from msfml_jax.tasks import pubmed, semeval, tacred
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 
@@ -84,7 +85,7 @@ def test_padded_rows_follow_jraph_pad_with_graphs():
 
 def _tacred_records(config):
   return [r for name in ("train", "dev", "test")
-          for r in readers.read_tacred(FIXTURES / "tacred" / f"{name}.json",
+          for r in tacred.read_tacred(FIXTURES / "tacred" / f"{name}.json",
                                        readers.label_names(config))]
 
 
@@ -106,7 +107,7 @@ def test_tacred_fixture_matches_host_built():
 
 def test_semeval_records_match_host_built(shared_data_dir):
   config = config_base.base_config()
-  records = readers.read_semeval(shared_data_dir / "semeval" / "train.json", False)
+  records = semeval.read_semeval(shared_data_dir / "semeval" / "train.json", False)
   split = _arrays(records, config, 2)
   rng = np.random.default_rng(0)
   for length in (32, 64, 128):
@@ -120,7 +121,7 @@ def test_semeval_records_match_host_built(shared_data_dir):
 def test_pubmed_records_match_host_built(shared_data_dir):
   config = config_base.base_config()
   config.data.task = "pubmed"
-  records = readers.read_pubmed_fold(shared_data_dir / "pubmed" / "ternary" / "fold0.json",
+  records = pubmed.read_pubmed_fold(shared_data_dir / "pubmed" / "ternary" / "fold0.json",
                                      "ternary", "multi")
   split = _arrays(records, config, 3)
   picked = _by_length(split, 20, np.random.default_rng(0))
