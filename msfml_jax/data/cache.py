@@ -30,7 +30,7 @@ import numpy as np
 from msfml_jax import paths
 from msfml_jax.data import arrays as arrays_lib
 from msfml_jax.data import cache_key as key_lib
-from msfml_jax.data import glove, readers, vocab as vocab_lib
+from msfml_jax.data import glove, readers, validate, vocab as vocab_lib
 
 CACHE_VERSION = key_lib.CACHE_VERSION
 # Seed of the random rows of words GloVe lacks. Fixed, not config.seed, so runs that differ only
@@ -216,7 +216,13 @@ def load_dataset_with_report(config: ml_collections.ConfigDict,
       logging.warning("unreadable cache %s (%s): rebuilding", directory, e)
       shutil.rmtree(directory, ignore_errors=True)
       hit = False
-  if not hit:
+  if hit:  # data.buckets is not in the key: a cache built for larger buckets may be reused
+    for name, split in dataset.splits.items():
+      validate.check_lengths(
+          name, split.lengths,
+          lambda i, name=name, split=split: f"{directory}/{name}: record {i} (id {split.ids[i]})",
+          config.data.buckets)
+  else:
     logging.info("cache miss: building %s", directory)
     dataset, meta = _build(config, key, progress)
     _write(directory, dataset, meta)
