@@ -16,13 +16,7 @@ import ml_collections
 import orbax.checkpoint as ocp
 from absl import logging
 
-# Settings that change parameter shapes, the arrays or the data order: resuming with any of
-# them changed would silently train a different model, so it is refused.
-_RESUME_SENSITIVE = ("seed", "batch_size", "max_train_examples", "model", "data.task",
-                     "data.train_file", "data.test_file", "data.dev_file", "data.directed",
-                     "data.arity", "data.label_set", "data.fold", "data.dev_holdout",
-                     "data.lowercase", "data.min_freq", "data.glove_file",
-                     "data.max_train_length", "loss.msml")
+from msfml_jax import config_base
 
 
 class IncompatibleCheckpointError(RuntimeError):
@@ -41,11 +35,12 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_differences(saved: dict[str, Any], current: ml_collections.ConfigDict) -> list[str]:
-  """Resume-sensitive settings that differ, as 'name: saved -> current'."""
+  """Resume-sensitive settings (`config_base.resume_sensitive`: those that change the arrays
+  or what is trained) that differ, as 'name: saved -> current'."""
   old, new = _flatten(saved), _flatten(current.to_dict())
   diffs = []
   for key in sorted(set(old) | set(new)):
-    if not any(key == s or key.startswith(s + ".") for s in _RESUME_SENSITIVE):
+    if not config_base.resume_sensitive(key):  # the one classification: config_base.FIELD_ROLES
       continue
     if key not in old:  # a setting newer than the checkpoint: its default is what ran
       logging.warning("Checkpoint config has no setting %s; assuming it ran with %r.", key,
