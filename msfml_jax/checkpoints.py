@@ -16,10 +16,10 @@ import ml_collections
 import orbax.checkpoint as ocp
 from absl import logging
 
-from msfml_jax import config_base
+from msfml_jax import cli, config_base
 
 
-class IncompatibleCheckpointError(RuntimeError):
+class IncompatibleCheckpointError(cli.UserError, RuntimeError):
   """The checkpoint was written by a run whose config differs in a setting that matters."""
 
 
@@ -142,6 +142,10 @@ class Checkpointer:
 CHECKPOINT_DIRS = {"best": "best", "latest": "checkpoints"}
 
 
+class NoCheckpointError(cli.UserError, FileNotFoundError):
+  """The workdir holds no readable checkpoint."""
+
+
 def _reader(directory: pathlib.Path) -> ocp.CheckpointManager:
   """A manager that reads an existing directory (never creates or deletes)."""
   return ocp.CheckpointManager(directory.resolve(),
@@ -172,7 +176,7 @@ def find_checkpoint(workdir: str | pathlib.Path, checkpoint: str = "best"
         return directory, step, ml_collections.ConfigDict(loop["loop"]["config"])
     finally:
       manager.close()
-  raise FileNotFoundError(f"no readable checkpoint under {workdir}/best or "
+  raise NoCheckpointError(f"no readable checkpoint under {workdir}/best or "
                           f"{workdir}/checkpoints (is --workdir a training workdir?)")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from msfml_jax import cli
+
 
 def data_config() -> ml_collections.ConfigDict:
   """Input-pipeline settings (everything here is part of the cache key except `buckets`,
@@ -254,7 +256,7 @@ def flat_fields(config: ml_collections.ConfigDict) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Values: closed choices and ranges, checked before any work starts (`check`).
 
-class ConfigError(ValueError):
+class ConfigError(cli.UserError, ValueError):
   """A config value outside what the code accepts."""
 
 

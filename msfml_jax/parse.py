@@ -18,6 +18,7 @@ import re
 import tempfile
 from typing import Any, Mapping, Sequence
 
+from msfml_jax import cli
 from msfml_jax.data.readers import Record
 
 ENTITY_TAGS = ("e1", "e2", "e3")
@@ -29,7 +30,7 @@ class ParseError(ValueError):
   """Input that cannot become a Record (bad markers, misaligned or missing entities)."""
 
 
-class StanzaModelsMissing(FileNotFoundError):
+class StanzaModelsMissing(cli.UserError, FileNotFoundError):
   """stanza's model files are not where the Parser was told to look."""
 
 

@@ -31,9 +31,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
-from msfml_jax import checkpoints, parse
+from msfml_jax import checkpoints, cli, parse
 from msfml_jax.data import arrays as arrays_lib
 from msfml_jax.data import batching, cache, readers
 from msfml_jax.models import msfml
@@ -145,6 +145,8 @@ class Extractor:
     if self.parser is None and self._parser_error is None:
       try:
         self.parser = parse.Parser(model_dir=self._stanza_dir)
+      except parse.StanzaModelsMissing:
+        raise  # the run's problem, not a line's: one message and exit 2 (msfml_jax/cli.py)
       except (ImportError, OSError, ValueError) as e:
         self._parser_error = f"cannot parse raw text: {e}"
         logging.error("%s", self._parser_error)
@@ -345,4 +347,4 @@ def main(argv: Sequence[str]) -> None:
 if __name__ == "__main__":
   define_flags()
   flags.mark_flags_as_required(["workdir", "input"])
-  app.run(main)
+  cli.run(main)

@@ -28,6 +28,7 @@ import ml_collections
 import numpy as np
 
 from msfml_jax import paths
+from msfml_jax import workdir as workdir_lib
 from msfml_jax.data import arrays as arrays_lib
 from msfml_jax.data import cache_key as key_lib
 from msfml_jax.data import glove, readers, validate, vocab as vocab_lib
@@ -163,8 +164,11 @@ def atomic_directory(directory: pathlib.Path) -> Iterator[pathlib.Path]:
   """Yields a temporary sibling to fill, then renames it to `directory` (atomic on one
   filesystem): a killed build leaves at worst an unread `.<name>-*` directory, never a half
   cache. Losing a race to a concurrent build of the same directory is not an error."""
-  directory.parent.mkdir(parents=True, exist_ok=True)
-  tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+  try:
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+  except OSError as e:
+    raise workdir_lib.WorkdirError(f"cannot write to {directory.parent}: {e.strerror or e}") from e
   try:
     yield tmp
     os.rename(tmp, directory)
