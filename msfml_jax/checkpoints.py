@@ -51,6 +51,12 @@ def config_differences(saved: dict[str, Any], current: ml_collections.ConfigDict
   return diffs
 
 
+def _brief(error: Exception, limit: int = 300) -> str:
+  """An Orbax/TensorStore error on one short line (their messages embed kilobytes of spec)."""
+  text = cli.one_line(error).split(" [tensorstore_spec")[0]
+  return text if len(text) <= limit else text[:limit] + " ..."
+
+
 def _is_structure_mismatch(error: Exception) -> bool:
   """Orbax's error for a readable checkpoint whose tree differs from the target's."""
   return isinstance(error, ValueError) and "tree structures do not match" in str(error)
@@ -127,7 +133,7 @@ class Checkpointer:
     while target.exists():
       target, n = path.with_name(f"{path.name}.damaged{n}"), n + 1
     logging.warning("Skipping damaged checkpoint %s (%s: %s); moved to %s", path,
-                    type(error).__name__, error, target)
+                    type(error).__name__, _brief(error), target)
     if jax.process_index() == 0:
       path.rename(target)
     self.latest.reload()
@@ -171,7 +177,7 @@ def find_checkpoint(workdir: str | pathlib.Path, checkpoint: str = "best"
         try:
           loop = manager.restore(step, args=ocp.args.Composite(loop=ocp.args.JsonRestore()))
         except Exception as e:  # pylint: disable=broad-except (orbax raises many kinds)
-          logging.warning("skipping unreadable checkpoint %s/%d: %s", directory, step, e)
+          logging.warning("skipping unreadable checkpoint %s/%d: %s", directory, step, _brief(e))
           continue
         return directory, step, ml_collections.ConfigDict(loop["loop"]["config"])
     finally:

@@ -112,3 +112,15 @@ def test_guarded_in_process(capsys):
     raise KeyError("a bug keeps its traceback")
   with pytest.raises(KeyError):
     cli.guarded(bug)([])
+
+
+def test_predict_missing_parser_models_is_one_line_and_orbax_is_quiet(tiny_run, tmp_path):
+  (tmp_path / "in.jsonl").write_text('"The <e1>storm</e1> caused the <e2>flood</e2>."\n')
+  proc = _run(["-m", "msfml_jax.predict", f"--workdir={tiny_run}",
+               f"--input={tmp_path / 'in.jsonl'}", f"--stanza_dir={tmp_path / 'no_stanza'}"],
+              tmp_path)
+  _assert_one_line_refusal(proc, "StanzaModelsMissing", "stanza.download(")
+  assert "restored" in proc.stderr  # the checkpoint was read ...
+  orbax_info = [l for l in proc.stderr.splitlines() if l.startswith("I") and any(
+      m in l for m in ("checkpoint_manager.py", "event_tracking.py", "checkpointer.py"))]
+  assert not orbax_info, orbax_info  # ... without Orbax's INFO lines
