@@ -35,7 +35,7 @@ from absl import flags, logging
 
 from msfml_jax import checkpoints, cli, parse
 from msfml_jax.data import arrays as arrays_lib
-from msfml_jax.data import batching, cache, readers
+from msfml_jax.data import batching, cache, readers, validate
 from msfml_jax.models import msfml
 
 CHUNK = 1000  # records converted and predicted together; bounds memory on long files
@@ -177,10 +177,14 @@ class Extractor:
     return record
 
   def _check(self, record: readers.Record) -> None:
-    """Problems records_to_arrays and batching would raise for the whole chunk."""
+    """Problems records_to_arrays and batching would raise for the whole chunk, and the
+    graph rules of the training data (`validate`: one root, no cycle, ...)."""
     if len(record.spans) != self.dataset.num_entities:
       raise parse.ParseError(f"{len(record.spans)} entities, this model expects "
                              f"{self.dataset.num_entities}")
+    validate.check_record(record.source or "input", record.tokens, record.heads, record.spans,
+                          readers.span_fields(self.config),
+                          validate.rules_for(self.config.data.task))
     batching.bucket_length(len(record.tokens), self.config.data.buckets)
 
   # --- Records -> probabilities --------------------------------------------------------------

@@ -124,3 +124,15 @@ def test_predict_missing_parser_models_is_one_line_and_orbax_is_quiet(tiny_run, 
   orbax_info = [l for l in proc.stderr.splitlines() if l.startswith("I") and any(
       m in l for m in ("checkpoint_manager.py", "event_tracking.py", "checkpointer.py"))]
   assert not orbax_info, orbax_info  # ... without Orbax's INFO lines
+
+
+def test_prediction_input_follows_the_graph_rules(tiny_run):
+  from msfml_jax import predict  # pylint: disable=import-outside-toplevel
+  extractor = predict.Extractor.from_workdir(tiny_run, checkpoint="latest")
+  good = {"tokens": ["The", "storm", "caused", "the", "flood"], "pos": ["DT", "NN", "VBD", "DT", "NN"],
+          "heads": [2, 3, 0, 5, 3], "deprels": ["det", "nsubj", "root", "det", "dobj"],
+          "spans": [[1, 1], [4, 4]]}
+  rows = extractor.predict([good, dict(good, heads=[2, 0, 0, 5, 3]),
+                            dict(good, spans=[[1, 2], [2, 4]])])
+  assert "error" not in rows[0] and rows[0]["prediction"] in extractor.label_names
+  assert "2 roots" in rows[1]["error"] and "overlaps the subj span" in rows[2]["error"]
