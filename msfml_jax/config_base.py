@@ -65,6 +65,13 @@ def model_config() -> ml_collections.ConfigDict:
   # MSGCN (§4.2.2): multi | plain (GCN on the original graph only) | none (M2: removed).
   m.msgcn = "multi"
   m.gcn_layers = 2              # layers on the original graph; coarse and refined get one each
+  # The refined graph's adjacency (§4.2.2, "equals that in its corresponding coarsening
+  # graph" / "restore the original topological structure"): lifted = tokens linked when
+  # their hypernodes are the same or adjacent; original = the dependency graph itself.
+  m.refined_adjacency = "lifted"
+  # "layernorm": a bias-free LayerNorm before the final ReLU of the MSCNN's and the MSGCN's
+  # combining layers, which keeps those ReLUs alive at high SGD rates (docs/results.md).
+  m.branch_norm = "none"
   m.input_dropout = 0.5
   m.dropout = 0.3
   m.entity_pooling = "max"      # max | mean over each entity's tokens in h
@@ -85,6 +92,9 @@ def loss_config() -> ml_collections.ConfigDict:
   l.normalize_embeddings = True
   l.hard_negatives = True       # S- from the class ranked second; False = random other class
   l.ce_on = "anchor"            # anchor (eq. 16: one CE term per training sample) | all three
+  # AGGCN's `--pooling_l2` (the paper's "L2-regularization coefficient 0.002" as AGGCN, whose
+  # settings §5.1.2 follows, applies it): pooled_l2 * mean over samples of ||maxpool(h)||^2.
+  l.pooled_l2 = 0.0
   return l
 
 
@@ -95,12 +105,17 @@ def optim_config() -> ml_collections.ConfigDict:
   # within the first epoch (every pooled y exactly 0: see `y_dead` in metrics.jsonl) and the
   # model degrades to its BiLSTM; 0.1 keeps it alive.
   o.learning_rate = 0.1
-  o.lr_decay = 0.9              # multiplied in once per epoch after decay_epoch
+  o.lr_decay = 0.9              # the factor of each decay
   o.decay_epoch = 5
+  # per_epoch: x lr_decay at the end of every epoch after decay_epoch (a function of the step);
+  # on_plateau: AGGCN's rule, x lr_decay at the end of an epoch after decay_epoch whose mean
+  # training loss rose by more than 0.001 over the previous epoch's (state.lr_scale).
+  o.decay_rule = "per_epoch"
   o.weight_decay = 0.002
   o.max_grad_norm = 5.0
   o.momentum = 0.0
   o.msgcn_lr_scale = 1.0        # multiplies the MSGCN's updates (keeps its ReLUs alive at high lr)
+  o.mscnn_lr_scale = 1.0        # multiplies the MSCNN's updates
   return o
 
 
@@ -212,6 +227,8 @@ FIELD_ROLES = {
     "optim.max_grad_norm": FREE,
     "optim.momentum": TRAINING,   # 0 has no momentum state: the optimizer state differs
     "optim.msgcn_lr_scale": FREE,  # keeps the optimizer state's structure (steps.py)
+    "optim.mscnn_lr_scale": FREE,  # likewise
+    "optim.decay_rule": FREE,     # the schedule, like lr_decay (lr_scale is always in the state)
     # PLM input: the encoder and how its vectors are made change the inputs.
     "plm.model": TRAINING,
     "plm.markers": TRAINING,
@@ -269,6 +286,9 @@ CHOICES = {
     "model.msgcn": ("multi", "plain", "none"),
     "model.mscnn_combine": ("concat", "sum"),
     "model.entity_pooling": ("max", "mean"),
+    "model.refined_adjacency": ("lifted", "original"),
+    "model.branch_norm": ("none", "layernorm"),
+    "optim.decay_rule": ("per_epoch", "on_plateau"),
     "loss.ce_on": ("anchor", "all"),
 }
 # Integer fields and their smallest valid value.

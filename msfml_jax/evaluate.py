@@ -10,6 +10,13 @@ SemEval follows the official Perl scorer `semeval2010_task8_scorer-v1.2.pl` exac
   * "(9+1)-way with directionality" (the official score): a prediction of the right relation
     type with the wrong direction is wrong, but still counts as predicted for that type;
   * predictions of a relation absent from the gold labels count for no relation (as Other).
+
+`aggcn_macro_f1` is the other SemEval scale in the literature, that of AGGCN's scorer
+(Cartus/AGGCN `semeval/utils/scorer.py`), whose setting the paper follows: the harmonic mean
+of the macro precision (mean over the relations predicted at least once, Other excluded, of
+correct / (predicted + 1e-4)) and the macro recall (mean over the gold relations, Other
+excluded, of correct / (gold + 1e-4)). It is not the mean of per-relation F1 and usually
+reads higher than the official `macro_f1`.
 """
 
 from __future__ import annotations
@@ -73,6 +80,25 @@ def _official(pred: np.ndarray, gold: np.ndarray, correct: np.ndarray,
   return out
 
 
+def aggcn_macro_scores(pred: np.ndarray, gold: np.ndarray,
+                       negative: str = SEMEVAL_OTHER) -> dict[str, float]:
+  """AGGCN's macro P / R / F1 (module docstring) over label names, in percent.
+
+  A prediction counts for its relation's precision whenever it is not `negative`, right or
+  wrong; a gold relation counts for its recall whenever it is not `negative`.
+  """
+  pred, gold = np.asarray(pred, dtype=object), np.asarray(gold, dtype=object)
+  correct = (pred == gold) & (gold != negative)
+  predicted = sorted(set(pred[pred != negative].tolist()))
+  relations = sorted(set(gold[gold != negative].tolist()))
+  prec = [(correct & (pred == r)).sum() / ((pred == r).sum() + 1e-4) for r in predicted]
+  rec = [(correct & (gold == r)).sum() / ((gold == r).sum() + 1e-4) for r in relations]
+  p = float(np.mean(prec)) if prec else 0.0
+  r = float(np.mean(rec)) if rec else 0.0
+  return {"aggcn_macro_p": 100.0 * p, "aggcn_macro_r": 100.0 * r,
+          "aggcn_macro_f1": 100.0 * _f1(p, r)}
+
+
 def confusion_matrix(pred: Any, gold: Any, label_names: Sequence[str]) -> np.ndarray:
   """`[gold, predicted]` counts in `label_names` order; unknown names are an error."""
   p, g = _pair(pred, gold, label_names)
@@ -116,7 +142,9 @@ def semeval_scores(pred: Any, gold: Any, label_names: Sequence[str],
   Directed (19 labels): the same keys hold the official (9+1)-way evaluation with direction
   taken into account; `19way/*` holds the (2*9+1)-way one and `undirected/*` the (9+1)-way one
   ignoring direction; `wrong_direction` counts right-type, wrong-direction predictions.
-  Both add `confusion` (`[gold, predicted]` in `label_names` order) and `confusion_table`.
+  Both add `aggcn_macro_p/r/f1` (AGGCN's scale, see the module docstring; directed: over the
+  18 directed relations, and `undirected/aggcn_*` over the 9 types), `confusion`
+  (`[gold, predicted]` in `label_names` order) and `confusion_table`.
   """
   p, g = _pair(pred, gold, label_names)
   p_type = np.array([relation_type(x) for x in p], dtype=object)
@@ -128,8 +156,11 @@ def semeval_scores(pred: Any, gold: Any, label_names: Sequence[str],
     undirected = _official(p_type, g_type, p_type == g_type, False)
     out.update({f"undirected/{k}": v for k, v in undirected.items()})
     out["wrong_direction"] = float(((p_type == g_type) & ~exact).sum())
+    out.update(aggcn_macro_scores(p, g))
+    out.update({f"undirected/{k}": v for k, v in aggcn_macro_scores(p_type, g_type).items()})
   else:
     out = _official(p_type, g_type, p_type == g_type, per_relation=True)
+    out.update(aggcn_macro_scores(p_type, g_type))
   matrix = confusion_matrix(p, g, label_names)
   out["confusion"] = matrix
   out["confusion_table"] = confusion_table(matrix, label_names)

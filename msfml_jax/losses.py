@@ -2,7 +2,9 @@
 
 Distances are squared Euclidean. The per-example functions return [B]; `total_loss` masks
 them with the example weights and averages over real anchors. L2 regularisation (lambda in
-eq. 16) is the optimizer's weight decay, not a term here.
+eq. 16) is either the optimizer's weight decay (`optim.weight_decay`) or, as in AGGCN whose
+settings the paper follows, a penalty on the pooled sentence representation
+(`loss.pooled_l2`, `pooled_l2_penalty` here).
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ def _weighted_mean(values: jax.Array, weights: jax.Array) -> jax.Array:
   return (values * weights).sum() / jnp.maximum(weights.sum(), 1.0)
 
 
+def pooled_l2_penalty(pooled: jax.Array, weights: jax.Array) -> jax.Array:
+  """AGGCN's `pooling_l2` term without its coefficient: mean over real samples of
+  ||maxpool(h)||^2 (Cartus/AGGCN `trainer.py`: `(pooling_output ** 2).sum(1).mean()`)."""
+  return _weighted_mean(jnp.sum(jnp.square(pooled), -1), weights)
+
+
 def total_loss(outputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Array,
                loss_config: ml_collections.ConfigDict,
                has_features: bool = True) -> tuple[jax.Array, dict[str, Any]]:
@@ -70,18 +78,21 @@ def total_loss(outputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Ar
     has_features: both x and y exist (MSCNN and MSGCN on); else the feature loss is 0.
 
   Returns:
-    (loss, metrics) with metrics loss, ce, rel, rep, accuracy (on anchors).
+    (loss, metrics) with metrics loss, ce, rel, rep, pooled_l2 (the penalty before its
+    coefficient `loss_config.pooled_l2`, over every real sample), accuracy (on anchors).
   """
   logits = outputs["logits"]
   weights = weights.astype(logits.dtype)
   correct = (logits.argmax(-1) == labels).astype(logits.dtype)
   ce_all = cross_entropy(logits, labels)
   zero = jnp.zeros((), logits.dtype)
+  pooled = pooled_l2_penalty(outputs["pooled"], weights) if "pooled" in outputs else zero
+  penalty = loss_config.pooled_l2 * pooled
 
   if not loss_config.msml:
     ce = _weighted_mean(ce_all, weights)
-    return ce, {"loss": ce, "ce": ce, "rel": zero, "rep": zero,
-                "accuracy": _weighted_mean(correct, weights)}
+    return ce + penalty, {"loss": ce + penalty, "ce": ce, "rel": zero, "rep": zero,
+                          "pooled_l2": pooled, "accuracy": _weighted_mean(correct, weights)}
 
   n = logits.shape[0]
   if n % 3:
@@ -111,6 +122,7 @@ def total_loss(outputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Ar
   else:
     rep = zero
 
-  loss = ce + loss_config.alpha * rel + loss_config.beta * rep
+  loss = ce + loss_config.alpha * rel + loss_config.beta * rep + penalty
   accuracy = _weighted_mean(split(correct)[0], w_a)
-  return loss, {"loss": loss, "ce": ce, "rel": rel, "rep": rep, "accuracy": accuracy}
+  return loss, {"loss": loss, "ce": ce, "rel": rel, "rep": rep, "pooled_l2": pooled,
+                "accuracy": accuracy}

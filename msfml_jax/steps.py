@@ -17,14 +17,22 @@ from msfml_jax import losses
 
 
 class TrainState(train_state.TrainState):
-  """Flax TrainState plus the dropout key (dropout of step s uses fold_in(key, s))."""
+  """Flax TrainState plus the dropout key (dropout of step s uses fold_in(key, s)) and the
+  learning-rate factor of `optim.decay_rule="on_plateau"` (1.0 otherwise), which depends on
+  the training history and so is checkpointed with the parameters."""
   dropout_key: jax.Array
+  lr_scale: jax.Array
 
 
 def make_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.Schedule:
-  """x lr_decay at the end of every epoch after `decay_epoch` (1-based, as in AGGCN/C-GCN:
-  epochs 1..decay_epoch+1 train at the full rate); a function of the step alone, so a resumed
-  run gets the same rates."""
+  """`per_epoch`: x lr_decay at the end of every epoch after `decay_epoch` (1-based, as in
+  AGGCN/C-GCN: epochs 1..decay_epoch+1 train at the full rate); a function of the step alone,
+  so a resumed run gets the same rates. `on_plateau`: the constant rate, which
+  `TrainState.lr_scale` multiplies (see `plateau_lr_scale`)."""
+  if optim.decay_rule == "on_plateau":
+    return optax.constant_schedule(optim.learning_rate)
+  if optim.decay_rule != "per_epoch":
+    raise ValueError(f"unknown optim.decay_rule {optim.decay_rule!r} (per_epoch | on_plateau)")
   return optax.exponential_decay(
       init_value=optim.learning_rate,
       transition_steps=steps_per_epoch,
@@ -42,16 +50,26 @@ def _decay_mask(freeze_word_embeddings: bool):
   return mask
 
 
-def _scale_graph_branch(inner: optax.GradientTransformation,
-                        scale: float) -> optax.GradientTransformation:
-  """Multiplies the updates of the top-level `msgcn` / `gcn` modules by `scale`.
+def plateau_lr_scale(optim: ml_collections.ConfigDict, lr_scale: float, epoch: int,
+                     train_loss: float, previous_loss: float | None) -> float:
+  """AGGCN's rule (Cartus/AGGCN `semeval/train.py`): after 1-based `epoch` > decay_epoch, an
+  epoch whose mean training loss rose by more than 0.001 multiplies the rate by lr_decay."""
+  if (optim.decay_rule == "on_plateau" and epoch > optim.decay_epoch
+      and previous_loss is not None and train_loss - previous_loss > 0.001):
+    return lr_scale * optim.lr_decay
+  return lr_scale
+
+
+def _scale_branches(inner: optax.GradientTransformation,
+                    scales: dict[str, float]) -> optax.GradientTransformation:
+  """Multiplies the updates of the named top-level modules (`msgcn`, `cnn`, ...) by a scale.
 
   Wraps `inner` instead of chaining a masked transform, so the optimizer state has the same
   structure for every scale: a run can change the scale and resume from its checkpoints.
   """
   def update(updates, state, params=None):
     updates, state = inner.update(updates, state, params)
-    scaled = {k: jax.tree.map(lambda u: u * scale, v) if k in ("msgcn", "gcn") else v
+    scaled = {k: jax.tree.map(lambda u, s=scales[k]: u * s, v) if k in scales else v
               for k, v in updates.items()}
     if not isinstance(updates, dict):  # e.g. a FrozenDict
       scaled = type(updates)(scaled)
@@ -63,15 +81,18 @@ def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int,
                    freeze_word_embeddings: bool = False) -> optax.GradientTransformation:
   """SGD with weight decay (the paper's L2 term, lambda) and gradient clipping.
 
-  `optim.msgcn_lr_scale` != 1 scales the graph branch's updates: its ReLU units die at
-  learning rates the rest of the model trains well with (docs/results.md).
+  `optim.msgcn_lr_scale` / `optim.mscnn_lr_scale` != 1 scale the graph / lexical branch's
+  updates: their ReLU units die at learning rates the rest of the model trains well with
+  (docs/results.md).
   """
   tx = optax.chain(
       optax.clip_by_global_norm(optim.max_grad_norm),
       optax.add_decayed_weights(optim.weight_decay, mask=_decay_mask(freeze_word_embeddings)),
       optax.sgd(make_schedule(optim, steps_per_epoch), momentum=optim.momentum or None))
-  scale = optim.msgcn_lr_scale
-  return tx if scale == 1.0 else _scale_graph_branch(tx, scale)
+  scales = {name: scale for names, scale in ((("msgcn", "gcn"), optim.msgcn_lr_scale),
+                                             (("mscnn", "cnn"), optim.mscnn_lr_scale))
+            for name in names if scale != 1.0}
+  return _scale_branches(tx, scales) if scales else tx
 
 
 def create_train_state(model: nn.Module, example_batch: dict[str, Any], tx: optax.GradientTransformation,
@@ -80,7 +101,8 @@ def create_train_state(model: nn.Module, example_batch: dict[str, Any], tx: opta
   init_key, dropout_key = jax.random.split(jax.random.key(seed))
   params = model.init({"params": init_key, "dropout": init_key}, example_batch, train=False)["params"]
   return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
-                           dropout_key=jax.random.key_data(dropout_key))
+                           dropout_key=jax.random.key_data(dropout_key),
+                           lr_scale=jnp.ones((), jnp.float32))
 
 
 def _flatten_triplet(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
@@ -107,21 +129,18 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *,
 
   def loss_fn(params):
     outputs = state.apply_fn({"params": params}, flat, train=True, rngs={"dropout": key})
-    if loss_config.msml:
-      loss, metrics = losses.total_loss(outputs, flat["label"], flat["weight"], loss_config,
-                                        has_features)
-      return loss, {**metrics, **_dead_features(outputs, flat["weight"])}
-    ce = losses.cross_entropy(outputs["logits"], flat["label"])
-    weight = flat["weight"]
-    denom = jnp.maximum(weight.sum(), 1.0)
-    acc = (outputs["logits"].argmax(-1) == flat["label"]) * weight
-    loss = (ce * weight).sum() / denom
-    return loss, {"loss": loss, "ce": loss, "accuracy": acc.sum() / denom,
-                  **_dead_features(outputs, weight)}
+    loss, metrics = losses.total_loss(outputs, flat["label"], flat["weight"], loss_config,
+                                      has_features)
+    return loss, {**metrics, **_dead_features(outputs, flat["weight"])}
 
   (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   metrics["grad_norm"] = optax.tree.norm(grads)
-  return state.apply_gradients(grads=grads), metrics
+  # SGD's update is linear in the rate, so scaling it is scaling the rate (on_plateau).
+  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+  updates = jax.tree.map(lambda u: u * state.lr_scale.astype(u.dtype), updates)
+  new_state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
+                            opt_state=opt_state)
+  return new_state, metrics
 
 
 def eval_step(state: TrainState, batch: dict[str, jax.Array]) -> jax.Array:

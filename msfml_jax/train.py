@@ -2,7 +2,8 @@
 
 The loop keeps no state that is not in the checkpoint or derived from the step: data order
 and triplets come from (seed, epoch, hard-negative table), dropout from fold_in(key, step),
-the learning rate from the optax schedule. Killing the process at any moment and running the
+the learning rate from the optax schedule (times `state.lr_scale` under the on_plateau rule,
+decided from checkpointed loss sums). Killing the process at any moment and running the
 same command again therefore ends with the same parameters.
 """
 
@@ -195,8 +196,27 @@ class _Preemption:
       signal.signal(signal.SIGTERM, self._previous)
 
 
-def _loop_state(run: Run, epoch: int, batch: int, best: dict[str, Any]) -> dict[str, Any]:
-  return {"epoch": epoch, "batch": batch, "best": best, "config": run.config.to_dict()}
+def _loop_state(run: Run, epoch: int, batch: int, best: dict[str, Any],
+                plateau: dict[str, Any]) -> dict[str, Any]:
+  """What the loop needs to resume: position, best-so-far, the config, and the training-loss
+  history of `optim.decay_rule="on_plateau"` (the previous epoch's mean and the current
+  epoch's running sum, so that a run resumed mid-epoch decides on the same mean)."""
+  return {"epoch": epoch, "batch": batch, "best": best, "config": run.config.to_dict(),
+          "plateau": plateau}
+
+
+def _apply_plateau_rule(run: Run, state, epoch: int, plateau: dict[str, Any]):
+  """End of 1-based `epoch`: AGGCN's decay decision; returns (state, new plateau record)."""
+  if not plateau["count"]:
+    return state, plateau
+  mean = plateau["sum"] / plateau["count"]
+  old = float(state.lr_scale)
+  new = steps.plateau_lr_scale(run.config.optim, old, epoch, mean, plateau["previous"])
+  if new != old:
+    logging.info("Epoch %d: training loss %.4f rose from %.4f; lr x%g -> scale %.4g", epoch,
+                 mean, plateau["previous"], run.config.optim.lr_decay, new)
+    state = state.replace(lr_scale=jax.device_put(np.float32(new), state.lr_scale.sharding))
+  return state, {"previous": mean, "sum": 0.0, "count": 0}
 
 
 def _save(run: Run, state, tables, loop, best: bool = False) -> None:
@@ -207,8 +227,8 @@ def _selection_split(run: Run) -> str:
   return "dev" if "dev" in run.splits else "test"
 
 
-def end_of_epoch(run: Run, state, epoch: int, tables: dict,
-                 best: dict) -> tuple[dict, dict[str, Any]]:
+def end_of_epoch(run: Run, state, epoch: int, tables: dict, best: dict,
+                 plateau: dict[str, Any]) -> tuple[dict, dict[str, Any]]:
   """Refreshes hard negatives, evaluates, saves; returns (best-so-far record, metrics)."""
   step = int(state.step)
   train_logits = predict_split(run, state, run.splits["train"], run.word_vectors.get("train"))
@@ -232,7 +252,7 @@ def end_of_epoch(run: Run, state, epoch: int, tables: dict,
     # With a dev split, test predictions come from the best-on-dev epoch; without one (SemEval,
     # as in the paper) from the latest epoch.
     write_test_predictions(run, results["test"][1])
-  _save(run, state, tables, _loop_state(run, epoch + 1, 0, best), best=improved)
+  _save(run, state, tables, _loop_state(run, epoch + 1, 0, best, plateau), best=improved)
   return best, {k: v[0] for k, v in results.items()}
 
 
@@ -259,11 +279,13 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
   state = initial_state(run)
   tables = {"hard_negatives": np.full(len(run.splits["train"]), -1, np.int32)}
   start_epoch, start_batch, best = 0, 0, {}
+  plateau = {"previous": None, "sum": 0.0, "count": 0}
   restored = run.checkpointer.restore_latest(state, tables, config)
   if restored is not None:
     state, tables, loop = restored
     tables = {k: np.asarray(v) for k, v in tables.items()}
     start_epoch, start_batch, best = loop["epoch"], loop["batch"], loop["best"]
+    plateau = dict(loop.get("plateau") or plateau)
   preemption = _Preemption(run.checkpointer.latest)
   t_start, last_metrics, final = time.time(), {}, {}
   try:
@@ -288,10 +310,11 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
           run.log.write(step, epoch + 1, "train", metrics)
         last_metrics, count = metrics, count + 1
         sums = {k: sums.get(k, 0.0) + v for k, v in metrics.items()}
+        plateau["sum"], plateau["count"] = plateau["sum"] + metrics["loss"], plateau["count"] + 1
         preempted = preemption.requested(step)
         if b + 1 < len(plan) and (preempted or (
             config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0)):
-          _save(run, state, tables, _loop_state(run, epoch, b + 1, best))
+          _save(run, state, tables, _loop_state(run, epoch, b + 1, best, plateau))
           if preempted:
             logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
             return {"preempted": True, "step": step}
@@ -299,8 +322,11 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
       if count:  # the mean over the steps this process ran in the epoch
         epoch_means = {k: v / count for k, v in sums.items()}
         epoch_means["samples_per_s"] = samples / max(time.time() - t_epoch, 1e-9)
+        rate = steps.make_schedule(config.optim, run.steps_per_epoch)(int(state.step) - 1)
+        epoch_means["learning_rate"] = float(rate * state.lr_scale)
         run.log.write(int(state.step), epoch + 1, "train_epoch", epoch_means)
-      best, final = end_of_epoch(run, state, epoch, tables, best)
+      state, plateau = _apply_plateau_rule(run, state, epoch + 1, plateau)
+      best, final = end_of_epoch(run, state, epoch, tables, best, plateau)
       if preemption.requested(int(state.step)):
         logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", int(state.step))
         return {"preempted": True, "step": int(state.step)}

@@ -174,3 +174,38 @@ def test_score_dispatch_and_main_metric():
     evaluate.score("pubmed", [1], [1], ["None", "Yes"])
   with pytest.raises(ValueError, match="unknown task"):
     evaluate.score("conll", [1], [1], ["a"])
+
+
+def _harmonic(p, r):
+  return 2 * p * r / (p + r)
+
+
+def test_aggcn_macro_f1_by_hand_undirected():
+  """AGGCN's scorer: harmonic mean of macro-P (over predicted relations) and macro-R (over
+  gold relations), Other excluded, 1e-4 added to each denominator (Cartus/AGGCN scorer.py)."""
+  gold = [CE, CE, CE, CW, CW, MT, O, O]
+  pred = [CE, CE, CW, CW, O, CE, CE, O]
+  s = evaluate.semeval_scores(pred, gold, UNDIRECTED, directed=False)
+  # Predicted: CE 4 (2 right), CW 2 (1 right); MT never predicted, so not in macro-P.
+  p = (2 / 4.0001 + 1 / 2.0001) / 2
+  r = (2 / 3.0001 + 1 / 2.0001 + 0 / 1.0001) / 3
+  assert s["aggcn_macro_p"] == pytest.approx(100 * p)
+  assert s["aggcn_macro_r"] == pytest.approx(100 * r)
+  assert s["aggcn_macro_f1"] == pytest.approx(100 * _harmonic(p, r))
+  # Not the official mean of per-relation F1 (which is (4/7 + 1/2 + 0) / 3 here).
+  assert abs(s["aggcn_macro_f1"] - s["macro_f1"]) > 1.0
+
+
+def test_aggcn_macro_f1_by_hand_directed():
+  names = [O, f"{CE}(e1,e2)", f"{CE}(e2,e1)"]
+  gold = [f"{CE}(e1,e2)", f"{CE}(e2,e1)", O]
+  pred = [f"{CE}(e2,e1)", f"{CE}(e2,e1)", O]
+  s = evaluate.semeval_scores(pred, gold, names, directed=True)
+  p, r = 1 / 2.0001, (0 + 1 / 1.0001) / 2      # over the directed labels
+  assert s["aggcn_macro_f1"] == pytest.approx(100 * _harmonic(p, r))
+  assert s["undirected/aggcn_macro_f1"] == pytest.approx(100 * 2 / 2.0001)
+
+
+def test_aggcn_macro_f1_nothing_predicted_is_zero():
+  s = evaluate.semeval_scores([O, O], [CE, O], UNDIRECTED, directed=False)
+  assert s["aggcn_macro_f1"] == 0.0 and s["aggcn_macro_p"] == 0.0

@@ -94,7 +94,7 @@ def test_total_loss_matches_reference(has_features, normalize):
   np.testing.assert_allclose(metrics["ce"], ce, rtol=1e-5)
   np.testing.assert_allclose(metrics["rel"], rel, rtol=1e-5)
   np.testing.assert_allclose(metrics["rep"], rep, rtol=1e-5)
-  assert set(metrics) == {"loss", "ce", "rel", "rep", "accuracy"}
+  assert set(metrics) == {"loss", "ce", "rel", "rep", "pooled_l2", "accuracy"}
   pred = np.asarray(out["logits"]).argmax(-1)[[0, 2]]
   np.testing.assert_allclose(metrics["accuracy"], np.mean(pred == np.asarray(labels)[[0, 2]]))
 
@@ -109,6 +109,24 @@ def test_total_loss_without_msml_is_cross_entropy():
   ce = losses.cross_entropy(out["logits"], labels)
   np.testing.assert_allclose(loss, (ce[0] + ce[1]) / 2, rtol=1e-6)
   assert metrics["rel"] == 0 and metrics["rep"] == 0 and metrics["ce"] == loss
+
+
+@pytest.mark.parametrize("msml", [True, False])
+def test_pooled_l2_is_aggcns_pooling_penalty(msml):
+  """loss.pooled_l2 adds coef * mean over real samples of ||pooled||^2 (AGGCN pooling_l2)."""
+  cfg = config_base.loss_config()
+  cfg.msml = msml
+  out, labels = _triplet_outputs(b=2)
+  pooled = jax.random.normal(jax.random.key(5), (6, 4))
+  out = dict(out, pooled=pooled)
+  weights = jnp.array([1.0, 0.0, 1.0, 1.0, 1.0, 0.0])
+  base, _ = losses.total_loss(out, labels, weights, cfg, True)
+  cfg.pooled_l2 = 0.002
+  loss, metrics = losses.total_loss(out, labels, weights, cfg, True)
+  sq = np.asarray(pooled) ** 2
+  expected = sq.sum(1)[[0, 2, 3, 4]].mean()
+  np.testing.assert_allclose(metrics["pooled_l2"], expected, rtol=1e-5)
+  np.testing.assert_allclose(loss - base, 0.002 * expected, rtol=1e-4)
 
 
 def test_total_loss_ce_on_all_and_normalized():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import jax
+import flax.linen as nn
 import jax.numpy as jnp
 import jraph
 import ml_collections
@@ -169,11 +170,14 @@ def test_mscnn_shapes_and_mask(kwargs):
   h = module.apply(params, t, mask)
   assert h.shape == (3, 8, 16)
   assert not np.any(np.asarray(h)[~np.asarray(mask)])
-  assert np.all(np.asarray(h) >= 0)
+  if not (kwargs.get("combine") == "sum" and kwargs.get("vertical", True)):
+    # ReLU outputs; a summed vertical branch is a linear projection of its ReLU maps.
+    assert np.all(np.asarray(h) >= 0)
 
 
 def test_vertical_conv_equals_image_convolution():
-  """The matmul form equals conv (kernel (1, d/2), VALID) on [B, L, d, 1] + flatten + linear."""
+  """The matmul form equals ReLU(conv (kernel (1, d/2), VALID) on [B, L, d, 1]), flattened,
+  then a linear projection: f acts on the feature maps (eq. 2), not after the projection."""
   module = mscnn.VerticalConv(5, channels=3)
   t = jax.random.normal(jax.random.key(0), (2, 4, 12))
   params = module.init(jax.random.key(1), t)["params"]
@@ -183,7 +187,7 @@ def test_vertical_conv_equals_image_convolution():
   conv = jax.lax.conv_general_dilated(
       t[..., None], params["kernel"][None, :, None, :], (1, 1), "VALID",
       dimension_numbers=("NHWC", "HWIO", "NHWC")) + params["bias"]
-  expected = jax.nn.relu(conv.reshape(2, 4, -1) @ params["proj_kernel"] + params["proj_bias"])
+  expected = jax.nn.relu(conv).reshape(2, 4, -1) @ params["proj_kernel"] + params["proj_bias"]
   np.testing.assert_allclose(module.apply({"params": params}, t), expected,
                              rtol=1e-5, atol=1e-5)
 
@@ -302,6 +306,55 @@ def test_coarse_layer_brings_on_to_he():
     assert y.shape == (1, 8, 16) and not np.any(y[0, 6:])
 
 
+def test_refined_adjacency_original_uses_the_dependency_graph():
+  """model.refined_adjacency="original": the refined layer runs on adj itself (the reading
+  in which refining restores the original topology), recomputed here layer by layer."""
+  adj, assign, coarse_adj, mask = paper_example()
+  t = jax.random.uniform(jax.random.key(0), (1, 8, 6)) * mask[..., None]
+  module = msgcn.MSGCN(16, num_layers=1, refined="original")
+  params = module.init(jax.random.key(3), t, adj, assign, coarse_adj, mask)["params"]
+  gcn = lambda name, h, a: msgcn.GCNLayer(16).apply({"params": params[name]}, h, a)
+  h = gcn("original_0", t, adj)
+  lifted = msgcn.lift(gcn("coarse", msgcn.coarsen(h, assign), coarse_adj), assign)
+  refined = gcn("refined", lifted + h, adj)
+  combine = nn.Dense(16).apply({"params": params["combine"]},
+                               jnp.concatenate([h, lifted, refined], -1))
+  expected = jax.nn.relu(combine) * mask[..., None]
+  np.testing.assert_allclose(module.apply({"params": params}, t, adj, assign, coarse_adj, mask),
+                             expected, rtol=1e-5, atol=1e-6)
+  lifted_module = msgcn.MSGCN(16, num_layers=1, refined="lifted")
+  assert not np.allclose(lifted_module.apply({"params": params}, t, adj, assign, coarse_adj, mask),
+                         expected)
+  with pytest.raises(ValueError, match="refined_adjacency"):
+    msgcn.MSGCN(16, num_layers=1, refined="nope").init(jax.random.key(3), t, adj, assign,
+                                                       coarse_adj, mask)
+
+
+def test_branch_layernorm_keeps_half_the_units_firing():
+  """model.branch_norm="layernorm": a bias-free LayerNorm before the combining ReLU, so a
+  shared negative offset cannot switch every unit off (mscnn.branch_activation)."""
+  pre = jax.random.normal(jax.random.key(0), (2, 7, 32)) * 0.1 - 5.0   # all negative
+  assert not np.any(mscnn.branch_activation(pre, "none"))
+  module = mscnn.MSCNN(16, norm="layernorm")
+  t = jax.random.normal(jax.random.key(1), (2, 7, T_DIM))
+  mask = jnp.ones((2, 7), bool)
+  params = module.init(jax.random.key(2), t, mask)
+  assert "norm" in params["params"] and "bias" not in params["params"]["norm"]
+
+  class Activation(nn.Module):
+    norm: str
+
+    @nn.compact
+    def __call__(self, x):
+      return mscnn.branch_activation(x, self.norm)
+
+  act = Activation("layernorm")
+  fired = np.asarray(act.apply(act.init(jax.random.key(0), pre), pre) > 0)
+  assert 0.3 < fired.mean() < 0.7
+  with pytest.raises(ValueError, match="branch_norm"):
+    Activation("batchnorm").init(jax.random.key(0), pre)
+
+
 # --- Fusion ------------------------------------------------------------------------------
 
 
@@ -405,7 +458,7 @@ def test_jit_forward_backward_finite():
     return jax.value_and_grad(loss_fn, has_aux=True)(params)
 
   (loss, metrics), grads = loss_and_grads(params, triplet, jax.random.key(1))
-  assert np.isfinite(loss) and set(metrics) == {"loss", "ce", "rel", "rep", "accuracy"}
+  assert np.isfinite(loss) and set(metrics) == {"loss", "ce", "rel", "rep", "pooled_l2", "accuracy"}
   assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
   assert np.any(grads["mscnn"]["horizontal_3"]["kernel"])
   assert np.any(grads["msgcn"]["coarse"]["linear"]["kernel"])

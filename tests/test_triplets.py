@@ -24,6 +24,25 @@ def test_positive_same_class_negative_other_class():
   assert ((p < 0) == ~real).all() and ((n < 0) == ~real).all()
 
 
+def test_positive_is_never_the_anchor_itself():
+  sampler, labels = _sampler(n=60, classes=5)
+  for epoch in range(5):
+    plan = sampler.plan(epoch=epoch, batch_size=7, hard_negatives=None)
+    a, p = plan.anchors.ravel(), plan.positives.ravel()
+    real = a >= 0
+    assert (a[real] != p[real]).all()
+    assert (labels[p[real]] == labels[a[real]]).all()
+
+
+def test_singleton_class_positive_falls_back_to_the_anchor():
+  labels = np.array([0, 0, 0, 1])   # class 1 has one member, like Entity-Destination(e2,e1)
+  sampler = triplets.TripletSampler(labels, np.full(4, 5), 2, seed=0)
+  plan = sampler.plan(epoch=0, batch_size=4, hard_negatives=None)
+  a, p = plan.anchors.ravel(), plan.positives.ravel()
+  assert p[a == 3].tolist() == [3]
+  assert (p[a != 3] != a[a != 3]).all()
+
+
 def test_hard_negatives_are_used():
   sampler, labels = _sampler()
   hard = (labels + 1) % 4

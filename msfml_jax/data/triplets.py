@@ -57,12 +57,24 @@ class TripletSampler:
     self.members = [np.flatnonzero(self.labels == c) for c in range(num_classes)]
     self.present = np.array([len(m) > 0 for m in self.members])
 
-  def _sample_member(self, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One random training record of each requested class."""
+  def _sample_member(self, classes: np.ndarray, rng: np.random.Generator,
+                     exclude: np.ndarray | None = None) -> np.ndarray:
+    """One random training record of each requested class, other than `exclude[i]` if given.
+
+    S+ must be another sentence of the anchor's class (§3.2): the anchor itself would make
+    d(z, z+) = 0 up to dropout. A class with one member can only offer the anchor itself.
+    """
     out = np.empty(len(classes), np.int64)
     for c in np.unique(classes):
       where = np.flatnonzero(classes == c)
-      out[where] = rng.choice(self.members[c], size=len(where))
+      members = self.members[c]
+      if exclude is None or len(members) < 2:
+        out[where] = rng.choice(members, size=len(where))
+        continue
+      # Draw among the other len - 1 members: skip past the excluded record's position.
+      pos = np.searchsorted(members, exclude[where])
+      pick = rng.integers(0, len(members) - 1, size=len(where))
+      out[where] = members[pick + (pick >= pos)]
     return out
 
   def _negative_classes(self, anchor_labels: np.ndarray, hard: np.ndarray | None,
@@ -87,7 +99,7 @@ class TripletSampler:
     anchors = rng_order.permutation(n)
     a_labels = self.labels[anchors]
     if with_triplets:
-      positives = self._sample_member(a_labels, rng_pos)
+      positives = self._sample_member(a_labels, rng_pos, exclude=anchors)
       hard = None if hard_negatives is None else hard_negatives[anchors]
       negatives = self._sample_member(self._negative_classes(a_labels, hard, rng_neg), rng_neg)
     else:

@@ -17,17 +17,38 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def branch_activation(pre: jax.Array, norm: str) -> jax.Array:
+  """f of a branch's combining layer: ReLU, after a bias-free LayerNorm for "layernorm".
+
+  At the start of training the cross-entropy shrinks every feature (larger random features
+  make random logits, and a higher loss). For a ReLU layer on a linear map with a bias the
+  shrinking moves one direction shared by all tokens (the bias, and the weights along the
+  mean input); at SGD rates of 0.5 a few steps push it past zero and the unit never fires
+  again (docs/results.md: `msgcn/combine` loses 95% of its activations in 10 steps).
+  LayerNorm removes exactly those directions (the mean over units and the scale of each
+  token's pre-activations), so roughly half of the units fire at every token whatever the
+  rate. No LayerNorm bias: it would bring the shared offset back.
+  """
+  if norm == "layernorm":
+    pre = nn.LayerNorm(use_bias=False, name="norm")(pre)
+  elif norm != "none":
+    raise ValueError(f"unknown model.branch_norm {norm!r} (none | layernorm)")
+  return nn.relu(pre)
+
+
 class VerticalConv(nn.Module):
-  """Convolution along the embedding dimension, projected back to `features` per token.
+  """Convolution along the embedding dimension, f = ReLU on its feature maps (eq. 1-2), then
+  projected to `features` per token.
 
   Read [B, L, d] as an image [B, L, d, 1]: a kernel (1, k = d // 2) with `channels` maps
-  slides over the d dimensions of one token (VALID), giving (d - k + 1) x channels values
-  that a linear layer brings to `features`. No token mixing, so padding cannot leak in.
+  slides over the d dimensions of one token (VALID), giving c = (d - k + 1) x channels values;
+  f(c) = ReLU(c) is the branch's feature map, and a linear layer brings it to `features` so
+  that it can be combined with the horizontal branches. No token mixing, so padding cannot
+  leak in.
 
-  Conv and projection are both linear, so they are applied as one [d, features] matrix built
-  from the two parameters (a Toeplitz expansion of the kernel times the projection): the same
-  function as the convolution, but one matmul per token, which XLA runs far faster than a
-  one-input-channel convolution of width d / 2 (and much cheaper for d = 768 + ...).
+  The convolution is applied as one [d, (d - k + 1) * channels] matrix (a Toeplitz expansion
+  of the kernel): the same function as the convolution, but one matmul per token, which XLA
+  runs far faster than a one-input-channel convolution of width d / 2.
   """
   features: int
   channels: int = 4
@@ -47,9 +68,8 @@ class VerticalConv(nn.Module):
     valid = (offset >= 0) & (offset < k)
     toeplitz = jnp.where(valid[..., None], kernel[np.clip(offset, 0, k - 1)], 0.0)
     toeplitz = toeplitz.reshape(d, positions * self.channels)
-    matrix = toeplitz @ proj                                       # [d, features]
-    offset_bias = jnp.tile(bias, positions) @ proj + proj_bias
-    return nn.relu(t @ matrix + offset_bias)
+    feature_maps = nn.relu(t @ toeplitz + jnp.tile(bias, positions))   # f(c), eq. 2
+    return feature_maps @ proj + proj_bias
 
 
 class MSCNN(nn.Module):
@@ -66,6 +86,8 @@ class MSCNN(nn.Module):
     vertical: add the vertical branch (model.mscnn_vertical).
     vertical_channels: feature maps of the vertical convolution.
     combine: "concat" (branches concatenated, then a linear layer and f) or "sum".
+    norm: "layernorm" puts a bias-free LayerNorm between the combining layer and its f
+      (model.branch_norm; see `branch_activation`).
   """
   features: int
   kernels: Sequence[int] = (3, 4, 5)
@@ -73,6 +95,7 @@ class MSCNN(nn.Module):
   vertical: bool = True
   vertical_channels: int = 4
   combine: str = "concat"
+  norm: str = "none"
 
   @nn.compact
   def __call__(self, t: jax.Array, mask: jax.Array) -> jax.Array:
@@ -91,7 +114,8 @@ class MSCNN(nn.Module):
     if self.vertical:
       branches.append(VerticalConv(width, self.vertical_channels, name="vertical")(t))
     if self.combine == "concat":
-      h = nn.relu(nn.Dense(self.features, name="combine")(jnp.concatenate(branches, -1)))
+      h = branch_activation(nn.Dense(self.features, name="combine")(
+          jnp.concatenate(branches, -1)), self.norm)
     elif self.combine == "sum":
       h = sum(branches[1:], branches[0])
     else:

@@ -61,7 +61,8 @@ def lexical_encoder(config: ml_collections.ConfigDict) -> mscnn.MSCNN | None:
     return mscnn.MSCNN(config.hidden_dim, kernels=tuple(config.mscnn_kernels),
                        dilation=config.mscnn_dilation, vertical=config.mscnn_vertical,
                        vertical_channels=config.get("mscnn_vertical_channels", 4),
-                       combine=config.mscnn_combine, name="mscnn")
+                       combine=config.mscnn_combine, norm=config.branch_norm,
+                       name="mscnn")
   raise ValueError(f"unknown model.mscnn {config.mscnn!r}")
 
 
@@ -72,6 +73,7 @@ def syntactic_encoder(config: ml_collections.ConfigDict) -> msgcn.MSGCN | None:
   if config.msgcn in ("plain", "multi"):
     return msgcn.MSGCN(config.hidden_dim, num_layers=config.gcn_layers,
                        multi_scale=config.msgcn == "multi",
+                       refined=config.refined_adjacency, norm=config.branch_norm,
                        name="msgcn" if config.msgcn == "multi" else "gcn")
   raise ValueError(f"unknown model.msgcn {config.msgcn!r}")
 
@@ -96,7 +98,8 @@ class MSFML(nn.Module):
 
   @nn.compact
   def __call__(self, batch: Batch, train: bool) -> dict[str, jax.Array]:
-    """Returns {"logits": [B, C], "z": [B, Dz], "x": [B, D], "y": [B, D]}."""
+    """Returns {"logits": [B, C], "z": [B, Dz], "x": [B, D], "y": [B, D], "pooled": [B, D_h]}
+    (pooled = f(h) of eq. 10, the target of `loss.pooled_l2`)."""
     cfg = self.config
     mask = jnp.asarray(batch["mask"], bool)
     entity_mask = jnp.asarray(batch["entity_mask"], bool)
@@ -131,7 +134,8 @@ class MSFML(nn.Module):
     else:
       h = h_glo
 
-    features = [masked_max(h, mask)]
+    pooled = masked_max(h, mask)
+    features = [pooled]
     entities = pool_entities(h, entity_mask, cfg.entity_pooling)      # [B, E, D_h]
     features.append(entities.reshape(batch_size, -1))
     z = nn.Dense(cfg.hidden_dim, name="joint")(jnp.concatenate(features, axis=-1))   # eq. 10
@@ -142,6 +146,7 @@ class MSFML(nn.Module):
     return {
         "logits": logits,
         "z": z,
+        "pooled": pooled,
         "x": masked_max(h_lex, mask) if h_lex is not None else zeros,
         "y": masked_max(h_dep, mask) if h_dep is not None else zeros,
     }

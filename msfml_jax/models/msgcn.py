@@ -13,7 +13,9 @@ Our reading of the three scales:
     own, assign h_c' + h_o; one GCN layer on the refined adjacency. "The adjacency of the
     refined graph equals that of its coarsened graph" is read as the token-level graph that
     coarse_adj induces: i ~ j when their hypernodes are adjacent (or the same),
-    min(assign coarse_adj assign^T, 1), with self loops on real tokens.
+    min(assign coarse_adj assign^T, 1), with self loops on real tokens (`refined="lifted"`).
+    The other reading, that refining "restores the original topological structure", uses the
+    dependency adjacency itself (`refined="original"`, model.refined_adjacency).
   y = f(Linear([h_o ; assign h_c' ; h_r])): every token keeps its original, lifted coarse and
     refined views, and a linear layer mixes the three scales.
 """
@@ -23,6 +25,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from msfml_jax.models import mscnn
 
 
 def normalize_adjacency(adj: jax.Array) -> jax.Array:
@@ -70,10 +74,15 @@ class MSGCN(nn.Module):
     features: output and hidden width (model.hidden_dim).
     num_layers: GCN layers on the original graph (model.gcn_layers).
     multi_scale: False is the plain GCN of the ablation (original graph only).
+    refined: the refined graph's adjacency, "lifted" | "original" (model.refined_adjacency).
+    norm: "layernorm" puts a bias-free LayerNorm before the combining layer's ReLU
+      (model.branch_norm, `mscnn.branch_activation`).
   """
   features: int
   num_layers: int = 2
   multi_scale: bool = True
+  refined: str = "lifted"
+  norm: str = "none"
 
   @nn.compact
   def __call__(self, t: jax.Array, adj: jax.Array, assign: jax.Array,
@@ -87,9 +96,14 @@ class MSGCN(nn.Module):
       return h
     coarse = GCNLayer(self.features, name="coarse")(coarsen(h, assign), coarse_adj)
     lifted = lift(coarse, assign)
-    refined = GCNLayer(self.features, name="refined")(
-        lifted + h, refined_adjacency(assign, coarse_adj, mask))
-    y = nn.relu(nn.Dense(self.features, name="combine")(
-        jnp.concatenate([h, lifted, refined], axis=-1)))
+    if self.refined == "lifted":
+      refined_adj = refined_adjacency(assign, coarse_adj, mask)
+    elif self.refined == "original":
+      refined_adj = adj
+    else:
+      raise ValueError(f"unknown model.refined_adjacency {self.refined!r} (lifted | original)")
+    refined = GCNLayer(self.features, name="refined")(lifted + h, refined_adj)
+    y = mscnn.branch_activation(nn.Dense(self.features, name="combine")(
+        jnp.concatenate([h, lifted, refined], axis=-1)), self.norm)
     # The combining layer's bias would make padding rows non-zero.
     return y * mask[..., None].astype(y.dtype)

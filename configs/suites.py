@@ -1,0 +1,188 @@
+"""Named suites of training runs: what `tools/reproduce.py --suite=NAME` trains.
+
+Each run is a config file (relative to the repository root, optionally with its ":arg"),
+overrides (dotted config fields -> values, as `--config.FIELD=VALUE` would set them) and
+a seed or a PubMed fold. `tools/reproduce.py` trains run R of suite S with
+
+  python -m msfml_jax.main --config=CONFIG --workdir=runs/S/R --config.FIELD=VALUE ...
+
+and copies its summaries to results/S/R/; `tools/report.py` builds the tables of
+docs/results.md from results/.
+
+The ablations and the α/β sweep share one schedule, `SEMEVAL_SCHEDULE`: change it there (and
+only there) once the best schedule is measured. Runs finished on the old schedule then no
+longer match: `tools/reproduce.py` lists their differences and leaves them alone (move
+runs/<suite>/ away to train them afresh), except that a longer `num_epochs` alone resumes
+each finished run for the new epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import pathlib
+from typing import Any, Mapping
+
+_CONFIGS = pathlib.Path(__file__).resolve().parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Base:
+  """A config file and the overrides every run built on it shares."""
+  config: str
+  overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One training run: `name` is its folder under runs/<suite>/ and results/<suite>/."""
+  name: str
+  config: str                                   # "configs/x.py" or "configs/x.py:arg"
+  overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  seed: int | None = None                       # sets `seed` when given
+  fold: int | None = None                       # sets `data.fold` when given (PubMed)
+
+  def all_overrides(self) -> dict[str, Any]:
+    """The overrides, then the seed and the fold, in the order the command lists them."""
+    out = dict(self.overrides)
+    if self.seed is not None:
+      out["seed"] = self.seed
+    if self.fold is not None:
+      out["data.fold"] = self.fold
+    return out
+
+
+def run(name: str, base: Base, overrides: Mapping[str, Any] | None = None,
+        seed: int | None = None, fold: int | None = None) -> Run:
+  """A run on `base`: its overrides, then these."""
+  return Run(name, base.config, {**base.overrides, **(overrides or {})}, seed, fold)
+
+
+def load_config_file(spec: str):
+  """The ConfigDict of "configs/x.py[:arg]" (relative to the repository root), without flags."""
+  path, _, arg = spec.partition(":")
+  file = _CONFIGS.parent / path
+  if not file.is_file():
+    raise FileNotFoundError(f"config file {file} (from {spec!r}) not found")
+  module_spec = importlib.util.spec_from_file_location(f"_suite_config_{file.stem}", file)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(arg) if arg else module.get_config()
+
+
+def apply_overrides(config, overrides: Mapping[str, Any]):
+  """Sets dotted fields of `config` (types checked by ml_collections); unknown fields raise."""
+  for key, value in overrides.items():
+    node = config
+    for part in key.split(".")[:-1]:
+      node = node.get(part) if hasattr(node, "get") else None
+    if not hasattr(node, "get") or key.split(".")[-1] not in node:
+      raise KeyError(f"no config field {key!r}")
+    config.update_from_flattened_dict({key: value})
+  return config
+
+
+def run_config(run: Run):
+  """The ConfigDict `run` trains with: its config file, then its overrides."""
+  return apply_overrides(load_config_file(run.config), run.all_overrides())
+
+
+# --- The schedule of the SemEval ablations and sweep -------------------------------------------
+
+# Every ablation and sweep run is trained on this; the lead sets it to the best measured
+# schedule (issue 14, items 2 and 5).
+SEMEVAL_SCHEDULE = Base("configs/semeval_fast.py", {})
+# On top of SEMEVAL_SCHEDULE for the sweep only (a shorter schedule, e.g. {"num_epochs": 20}).
+SWEEP_OVERRIDES: dict[str, Any] = {}
+
+# Table 6's rows: model id -> the switches that make it (config_base documents them).
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "M1": {"model.mscnn": "none"},     # w/o MSCNN
+    "M2": {"model.msgcn": "none"},     # w/o MSGCN
+    "M3": {"loss.msml": False},        # w/o MSML
+    "M4": {"model.mscnn": "plain"},    # MSCNN -> CNN
+    "M5": {"model.msgcn": "plain"},    # MSGCN -> GCN
+    "M6": {},                          # the full model
+}
+ABLATION_SEEDS = (1, 2, 3)
+
+SWEEP_ALPHAS = (0.1, 0.3, 0.5, 0.7, 0.9)
+SWEEP_BETAS = (0.01, 0.03, 0.05, 0.07, 0.09)
+SWEEP_SEED = 1
+
+
+def sweep_defaults() -> tuple[float, float]:
+  """(alpha, beta) the sweep holds fixed: the sweep schedule's own values."""
+  c = apply_overrides(load_config_file(SEMEVAL_SCHEDULE.config),
+                      {**SEMEVAL_SCHEDULE.overrides, **SWEEP_OVERRIDES})
+  return float(c.loss.alpha), float(c.loss.beta)
+
+
+def sweep_point_name(alpha: float, beta: float) -> str:
+  return f"alpha{alpha:g}_beta{beta:g}"
+
+
+# --- PubMed ------------------------------------------------------------------------------------
+
+# (arity, label set): configs/pubmed.py sets the paper's alpha and beta for each (§5.1.2).
+PUBMED_MULTI_CLASS = (("ternary", "multi"), ("binary", "multi"))
+PUBMED_BINARY_CLASS = (("ternary", "binary"), ("binary", "binary"))
+PUBMED_FOLDS = (0, 1, 2, 3, 4)
+# On top of configs/pubmed.py for every fold (e.g. {"num_epochs": 8}).
+PUBMED_OVERRIDES: dict[str, Any] = {}
+
+
+def _pubmed(settings) -> list[Run]:
+  base = {setting: Base(f"configs/pubmed.py:{setting[0]},{setting[1]}", PUBMED_OVERRIDES)
+          for setting in settings}
+  return [run(f"{arity}_{labels}_fold{fold}", base[(arity, labels)], fold=fold)
+          for arity, labels in settings for fold in PUBMED_FOLDS]
+
+
+# --- The suites --------------------------------------------------------------------------------
+
+def _ablation() -> list[Run]:
+  return [run(f"{model}_seed{seed}", SEMEVAL_SCHEDULE, switches, seed=seed)
+          for model, switches in ABLATIONS.items() for seed in ABLATION_SEEDS]
+
+
+def _sweep() -> list[Run]:
+  alpha0, beta0 = sweep_defaults()
+  points = [(a, beta0) for a in SWEEP_ALPHAS] + [(alpha0, b) for b in SWEEP_BETAS]
+  sweep_base = Base(SEMEVAL_SCHEDULE.config, {**SEMEVAL_SCHEDULE.overrides, **SWEEP_OVERRIDES})
+  runs = []
+  for alpha, beta in dict.fromkeys(points):  # the default point once
+    overrides = {}
+    if alpha != alpha0:
+      overrides["loss.alpha"] = alpha
+    if beta != beta0:
+      overrides["loss.beta"] = beta
+    runs.append(run(sweep_point_name(alpha, beta), sweep_base, overrides, seed=SWEEP_SEED))
+  return runs
+
+
+def _smoke() -> list[Run]:
+  """Two 1-epoch runs (seeds 1, 2) on the in-repo TACRED fixture, for tests (seconds each)."""
+  fixture = Base("configs/tacred_fixture.py", {"num_epochs": 1})
+  return [run(f"seed{seed}", fixture, seed=seed) for seed in (1, 2)]
+
+
+SUITES = {
+    "semeval_ablation": _ablation,      # Table 6 (SemEval column), seeds 1-3
+    "pubmed": lambda: _pubmed(PUBMED_MULTI_CLASS),            # Table 2, multi-class, 5 folds
+    "pubmed_binary_class": lambda: _pubmed(PUBMED_BINARY_CLASS),  # Table 2, binary-class
+    "semeval_paper": lambda: [Run("semeval", "configs/semeval.py")],  # the README's command
+    "semeval_sweep": _sweep,            # Fig. 7 (SemEval panel)
+    "smoke": _smoke,                    # the in-repo fixture, for tests
+}
+
+
+def get_suite(name: str) -> list[Run]:
+  """The runs of suite `name`, in the order they are trained."""
+  if name not in SUITES:
+    raise ValueError(f"unknown suite {name!r} (configs/suites.py defines: {', '.join(SUITES)})")
+  runs = SUITES[name]()
+  names = [r.name for r in runs]
+  if len(set(names)) != len(names):
+    raise ValueError(f"suite {name!r} has repeated run names: {names}")
+  return runs

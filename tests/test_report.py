@@ -1,0 +1,205 @@
+"""tools/report.py: every table from a synthetic results/ tree with hand-computed numbers,
+the marked sections of the document, --check, and the committed docs/results.md."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _load(name: str):
+  spec = importlib.util.spec_from_file_location(f"{name}_tool", REPO / "tools" / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[spec.name] = module  # dataclasses look their module up by name
+  spec.loader.exec_module(module)
+  return module
+
+
+report = _load("report")
+reproduce = report.reproduce
+suites = reproduce.load_suites()
+
+DOC = """# Results
+
+Hand-written text before.
+
+<!-- report:ablation begin -->
+<!-- report:ablation end -->
+
+<!-- report:pubmed begin -->
+stale text
+<!-- report:pubmed end -->
+
+<!-- report:semeval_paper begin -->
+<!-- report:semeval_paper end -->
+
+Hand-written text between.
+
+<!-- report:semeval_sweep begin -->
+<!-- report:semeval_sweep end -->
+
+<!-- report:runs begin -->
+<!-- report:runs end -->
+
+Hand-written text after.
+"""
+
+
+def add_run(root: pathlib.Path, suite: str, name: str, config: str, overrides: dict,
+            test: dict, best_test: dict | None = None, dead: list[tuple[float, float]] = (),
+            wall: float = 100.0) -> None:
+  """results/<suite>/<name>/ as tools/reproduce.py leaves it, with these metrics."""
+  run = suites.Run(name, config, overrides)
+  cfg = reproduce.expected_config(suites, run)
+  folder = root / suite / name
+  folder.mkdir(parents=True)
+  best = {"metric": "accuracy" if cfg["data"]["task"] == "pubmed" else "macro_f1",
+          "split": "dev" if best_test is not None else "test",
+          "metrics": {"test": best_test if best_test is not None else test}}
+  results = {"task": cfg["data"]["task"], "epochs": cfg["num_epochs"], "wall_seconds": wall,
+             "final": {"test": test}, "best": best, "config": cfg}
+  (folder / "results.json").write_text(json.dumps(results))
+  lines = [{"step": 10 * (i + 1), "epoch": i + 1, "split": "train_epoch",
+            "metrics": {"loss": 1.0, "x_dead": x, "y_dead": y}} for i, (x, y) in enumerate(dead)]
+  (folder / "metrics.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+  (folder / "command.txt").write_text(
+      reproduce.command_text(reproduce.command_args(run, REPO / "runs" / suite / name)) + "\n")
+
+
+@pytest.fixture
+def tree(tmp_path) -> pathlib.Path:
+  """A results/ tree with hand-picked numbers (the expected tables are computed by hand)."""
+  root = tmp_path / "results"
+  base = suites.SEMEVAL_SCHEDULE.config
+  for seed, f1, aggcn in ((1, 80.0, 82.0), (2, 81.0, 83.0), (3, 82.0, 84.0)):
+    add_run(root, "semeval_ablation", f"M6_seed{seed}", base, {"seed": seed},
+            {"macro_f1": f1, "aggcn_macro_f1": aggcn}, dead=[(0.1, 0.2), (0.3, 0.45)])
+  for seed, f1 in ((1, 78.0), (2, 80.0)):
+    add_run(root, "semeval_ablation", f"M1_seed{seed}", base,
+            {"model.mscnn": "none", "seed": seed}, {"macro_f1": f1},
+            dead=[(1.0, 0.2), (1.0, 0.4)])
+  # PubMed: the best-on-dev epoch's test metrics count, not the last epoch's.
+  for fold, acc, single in ((0, 90.0, 85.0), (1, 92.0, 87.0)):
+    add_run(root, "pubmed", f"ternary_multi_fold{fold}", "configs/pubmed.py:ternary,multi",
+            {"data.fold": fold}, {"accuracy": 50.0, "accuracy_single": 50.0},
+            best_test={"accuracy": acc, "accuracy_single": single, "accuracy_cross": 95.0})
+  add_run(root, "semeval_paper", "semeval", "configs/semeval.py", {},
+          {"macro_f1": 83.25, "aggcn_macro_f1": 84.5}, dead=[(0.2, 0.3)], wall=3600.0)
+  alpha0, beta0 = suites.sweep_defaults()
+  for alpha, beta, f1 in ((0.1, beta0, 70.0), (alpha0, beta0, 75.0), (alpha0, 0.09, 72.0)):
+    add_run(root, "semeval_sweep", suites.sweep_point_name(alpha, beta), base,
+            {"loss.alpha": alpha, "loss.beta": beta}, {"macro_f1": f1})
+  return root
+
+
+def _section(text: str, name: str) -> str:
+  return text.split(f"<!-- report:{name} begin -->\n")[1].split(f"<!-- report:{name} end -->")[0]
+
+
+def test_tables_from_a_synthetic_tree(tree, tmp_path):
+  doc = tmp_path / "results.md"
+  doc.write_text(DOC)
+  assert report.report(tree, doc, tmp_path / "figures") == 0
+  text = doc.read_text()
+
+  ablation = _section(text, "ablation")
+  # M6: mean of 80, 81, 82 = 81, sample std 1; AGGCN 82, 83, 84. M1: 78, 80 -> 79 ± 1.41;
+  # per-seed differences to M6: 78 - 80 = -2, 80 - 81 = -1 -> -1.50 ± 0.71. Paper: 85.5 - 86.4.
+  assert "| M6 full model | 3 | 81.00 ± 1.00 | — | 83.00 ± 1.00 | — | 0.30 | 0.45 | 86.4 | — |" \
+      in ablation
+  assert "| M1 w/o MSCNN | 2 | 79.00 ± 1.41 | -1.50 ± 0.71 | — | — | removed | 0.40 | 85.5 | " \
+      "-0.90 |" in ablation
+  assert "| M2 w/o MSGCN | 0 | — | — | — | — | — | — | 85.3 | -1.10 |" in ablation
+
+  pubmed = _section(text, "pubmed")
+  assert "| ternary, multi-class | 2 | 0, 1 | 91.00 ± 1.41 | 84.6 | 86.00 ± 1.41 | — | " \
+      "95.00 ± 0.00 |" in pubmed
+  assert "| binary, binary-class | 0 | — | — | 87.5 | — | 87.7 | — |" in pubmed
+  assert "share identical records" in pubmed
+
+  paper_run = _section(text, "semeval_paper")
+  assert ("| semeval | 83.25 | 84.50 | 86.4 | 150 | 0.20 | 0.30 | 3,600 s (60 min) | "
+          "`python -m msfml_jax.main --config=configs/semeval.py "
+          "--workdir=runs/semeval_paper/semeval` |") in paper_run
+
+  alpha0, beta0 = suites.sweep_defaults()
+  sweep = _section(text, "semeval_sweep")
+  by_alpha, by_beta = sweep.split(f"β at α = {alpha0:g}")
+  assert f"α at β = {beta0:g}" in by_alpha
+  assert "| 0.1 | 1 | 70.00 | — | — | — |" in by_alpha
+  assert f"| {alpha0:g} | 1 | 75.00 | — | — | — |" in by_alpha and "72.00" not in by_alpha
+  assert f"| {beta0:g} | 1 | 75.00 |" in by_beta and "| 0.09 | 1 | 72.00 |" in by_beta
+  assert "](figures/semeval_sweep.png)" in sweep
+  png = (tmp_path / "figures" / "semeval_sweep.png").read_bytes()
+  assert png.startswith(PNG_SIGNATURE) and len(png) > 5000
+
+  runs = _section(text, "runs")
+  assert runs.count("\n| semeval_ablation/") == 5 and runs.count("\n| ") == 5 + 2 + 1 + 3  # data rows (the header starts the section)
+  assert "| pubmed/ternary_multi_fold0 | accuracy | 50.00 |" in runs  # last epoch here
+  assert "--config.model.mscnn=none --config.seed=1`" in runs
+
+  for hand_written in ("Hand-written text before.", "Hand-written text between.",
+                       "Hand-written text after."):
+    assert hand_written in text
+  assert "stale text" not in text
+
+
+def test_check_fails_on_a_modified_doc_and_passes_after_regeneration(tree, tmp_path, capsys):
+  doc, figures = tmp_path / "results.md", tmp_path / "figures"
+  doc.write_text(DOC)
+  assert report.report(tree, doc, figures, check=True) == 1  # never generated
+  assert doc.read_text() == DOC  # --check writes nothing
+  assert not figures.exists()
+  assert report.report(tree, doc, figures) == 0
+  assert report.report(tree, doc, figures, check=True) == 0
+  edited = doc.read_text().replace("81.00 ± 1.00", "81.50 ± 1.00")
+  doc.write_text(edited)
+  capsys.readouterr()
+  assert report.report(tree, doc, figures, check=True) == 1
+  assert "-| M6 full model | 3 | 81.50" in capsys.readouterr().out
+  assert doc.read_text() == edited
+  assert report.report(tree, doc, figures) == 0
+  assert report.report(tree, doc, figures, check=True) == 0
+  # Text outside the sections is not the report's: editing it leaves --check passing.
+  doc.write_text(doc.read_text().replace("Hand-written text after.", "Edited by hand."))
+  assert report.report(tree, doc, figures, check=True) == 0
+
+
+def test_empty_results_say_no_runs_yet(tmp_path):
+  doc = tmp_path / "results.md"
+  doc.write_text(DOC)
+  assert report.report(tmp_path / "absent", doc, tmp_path / "figures") == 0
+  text = doc.read_text()
+  for name in report.SECTIONS:
+    assert "No runs yet" in _section(text, name)
+  assert "|" not in text and not (tmp_path / "figures").exists()
+
+
+def test_bad_documents_and_summaries_are_named(tree, tmp_path):
+  doc = tmp_path / "results.md"
+  doc.write_text(DOC.replace("<!-- report:runs begin -->\n<!-- report:runs end -->\n", ""))
+  with pytest.raises(ValueError, match=r"lacks the sections \['runs'\]"):
+    report.report(tree, doc, tmp_path / "figures")
+  doc.write_text(DOC.replace("<!-- report:runs end -->", ""))
+  with pytest.raises(ValueError, match="section 'runs' is never closed"):
+    report.report(tree, doc, tmp_path / "figures")
+  doc.write_text(DOC)
+  (tree / "pubmed" / "ternary_multi_fold1" / "command.txt").unlink()
+  with pytest.raises(ValueError, match=r"ternary_multi_fold1/command.txt is missing .*"
+                                       r"--suite=pubmed --collect_only"):
+    report.report(tree, doc, tmp_path / "figures")
+
+
+def test_committed_doc_is_up_to_date_with_committed_results():
+  """docs/results.md is what `python tools/report.py` writes from results/."""
+  result = subprocess.run([sys.executable, "tools/report.py", "--check"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

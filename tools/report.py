@@ -1,0 +1,508 @@
+"""Rebuilds the generated tables of docs/results.md, and its figures, from results/.
+
+  python tools/report.py           # rewrites the marked sections and docs/figures/*.png
+  python tools/report.py --check   # exit 1 if docs/results.md differs from what it would write
+
+results/<suite>/<run>/ holds what `tools/reproduce.py` copies there: results.json,
+metrics.jsonl and command.txt. Each generated section of docs/results.md lies between
+
+  <!-- report:NAME begin -->
+  <!-- report:NAME end -->
+
+and everything between those lines is replaced; the rest of the file is left as written.
+Sections: `ablation` (Table 6 analog), `pubmed` (Table 2 analog), `semeval_paper`,
+`semeval_sweep` (Fig. 7 analog, with docs/figures/semeval_sweep.png) and `runs` (every run
+in results/). Numbers are means ± sample standard deviations (n − 1) over seeds or folds;
+the paper's numbers come from `msfml_jax/paper.py`. No number in these tables is typed by hand.
+
+Which test score a run contributes: with a dev split (PubMed, TACRED) the test metrics of the
+best-on-dev epoch; without one (SemEval, as in the paper) the last epoch's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import pathlib
+import re
+import statistics
+import sys
+from typing import Any, Callable, Mapping, Sequence
+
+from absl import app, flags
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))
+from msfml_jax import paper  # pylint: disable=wrong-import-position
+import reproduce  # pylint: disable=wrong-import-position
+
+DASH = "—"
+AGGCN = "aggcn_macro_f1"
+_MARKER = re.compile(r"<!-- report:(?P<name>[a-z_]+) (?P<end>begin|end) -->")
+
+
+# --- Reading results/ --------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  """One run's summaries: results/<suite>/<name>/."""
+  suite: str
+  name: str
+  results: dict[str, Any]
+  rows: list[dict[str, Any]]   # metrics.jsonl
+  command: str
+
+  @property
+  def config(self) -> dict[str, Any]:
+    return self.results["config"]
+
+  @property
+  def flat_config(self) -> dict[str, Any]:
+    return reproduce.flatten(self.config)
+
+
+def _read_jsonl(path: pathlib.Path) -> list[dict[str, Any]]:
+  rows = []
+  for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    if line.strip():
+      try:
+        rows.append(json.loads(line))
+      except json.JSONDecodeError as e:
+        raise ValueError(f"{path}:{n}: not a JSON line ({e})") from e
+  return rows
+
+
+def read_entry(folder: pathlib.Path) -> Entry:
+  """results/<suite>/<run>/ as an Entry; a missing or malformed summary is an error."""
+  suite, name = folder.parent.name, folder.name
+  hint = f"collect it with: python tools/reproduce.py --suite={suite} --collect_only"
+  paths = {f: folder / f for f in ("results.json", reproduce.COMMAND_FILE)}
+  for path in paths.values():
+    if not path.is_file():
+      raise ValueError(f"{path} is missing ({hint})")
+  try:
+    results = json.loads(paths["results.json"].read_text(encoding="utf-8"))
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{paths['results.json']}: not valid JSON ({e})") from e
+  for field in ("final", "config"):
+    if field not in results:
+      raise ValueError(f"{paths['results.json']}: no {field!r} field (not a finished run?)")
+  metrics = folder / "metrics.jsonl"
+  rows = _read_jsonl(metrics) if metrics.is_file() else []
+  command = paths[reproduce.COMMAND_FILE].read_text(encoding="utf-8").strip()
+  return Entry(suite, name, results, rows, command)
+
+
+def read_results(results_dir: pathlib.Path) -> list[Entry]:
+  """Every results/<suite>/<run>/ that holds a results.json or a command.txt, sorted."""
+  if not results_dir.is_dir():
+    return []
+  folders = {p.parent for pattern in ("*/*/results.json", f"*/*/{reproduce.COMMAND_FILE}")
+             for p in results_dir.glob(pattern)}
+  return [read_entry(f) for f in sorted(folders)]
+
+
+# --- Numbers -----------------------------------------------------------------------------------
+
+def test_metrics(entry: Entry) -> dict[str, float]:
+  """The test score the run reports: best-on-dev epoch with a dev split, else the last."""
+  best = entry.results.get("best") or {}
+  if best.get("split") == "dev" and "test" in best.get("metrics", {}):
+    return best["metrics"]["test"]
+  return entry.results["final"].get("test", {})
+
+
+def main_metric(entry: Entry) -> str:
+  """The run's selection metric, as the training loop recorded it."""
+  metric = (entry.results.get("best") or {}).get("metric")
+  if metric:
+    return metric
+  return next((m for m in ("macro_f1", "micro_f1", "accuracy")
+               if m in entry.results["final"].get("test", {})), "accuracy")
+
+
+_BRANCH = {"x_dead": "model.mscnn", "y_dead": "model.msgcn"}
+
+
+def max_dead(entry: Entry, key: str) -> float | str | None:
+  """Max over epochs of the epoch-mean `key` (x_dead / y_dead); "removed" without the branch."""
+  if entry.flat_config.get(_BRANCH[key]) == "none":
+    return "removed"
+  values = [r["metrics"][key] for r in entry.rows
+            if r.get("split") == "train_epoch" and key in r.get("metrics", {})]
+  return max(values) if values else None
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+  """Mean and sample standard deviation (n - 1; None for one value)."""
+  mean = statistics.fmean(values)
+  return mean, (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+  if value is None:
+    return DASH
+  if isinstance(value, str):
+    return value
+  return f"{value:.{digits}f}"
+
+
+def fmt_signed(value: float | None) -> str:
+  return DASH if value is None else f"{value:+.2f}"
+
+
+def fmt_mean_std(values: Sequence[float], signed: bool = False) -> str:
+  """'80.20 ± 0.35' (n > 1), '80.20' (n = 1), '—' (none)."""
+  if not values:
+    return DASH
+  mean, std = mean_std(values)
+  text = fmt_signed(mean) if signed else fmt(mean)
+  return text if std is None else f"{text} ± {std:.2f}"
+
+
+def worst(values: Sequence[Any]) -> Any:
+  """The largest of numbers; "removed" when every value is; None when there is nothing."""
+  numbers = [v for v in values if isinstance(v, (int, float))]
+  if numbers:
+    return max(numbers)
+  return "removed" if values and all(v == "removed" for v in values) else None
+
+
+def fmt_wall(seconds: float | None) -> str:
+  if seconds is None:
+    return DASH
+  return f"{seconds:,.0f} s" + (f" ({seconds / 60:.0f} min)" if seconds >= 60 else "")
+
+
+def metric_values(entries: Sequence[Entry], metric: str) -> list[float]:
+  return [test_metrics(e)[metric] for e in entries if metric in test_metrics(e)]
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
+  """A Markdown table; `align` is one character per column: l (default) or r."""
+  marks = ["---:" if a == "r" else "---" for a in align.ljust(len(header), "l")]
+  lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
+  lines += ["| " + " | ".join(row) + " |" for row in rows]
+  return "\n".join(lines)
+
+
+def no_runs(suite: str) -> str:
+  return f"_No runs yet: `python tools/reproduce.py --suite={suite}`._"
+
+
+def in_suite(entries: Sequence[Entry], *suites: str) -> list[Entry]:
+  return [e for e in entries if e.suite in suites]
+
+
+# --- Sections ----------------------------------------------------------------------------------
+
+def ablation_model(entry: Entry, ablations: Mapping[str, Mapping[str, Any]]) -> str:
+  """The Table 6 row (M1-M6) whose switches the run's config has (configs/suites.py)."""
+  flat = entry.flat_config
+  hits = [m for m, switches in ablations.items()
+          if switches and all(flat.get(k) == v for k, v in switches.items())]
+  if len(hits) > 1:
+    raise ValueError(f"results/{entry.suite}/{entry.name}: config matches several ablations "
+                     f"{hits}")
+  if hits:
+    return hits[0]
+  return next(m for m, switches in ablations.items() if not switches)
+
+
+def ablation_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """Table 6 analog: SemEval macro-F1 per model, Δ against M6 paired by seed, the paper's."""
+  suite = "semeval_ablation"
+  entries = in_suite(entries, suite)
+  if not entries:
+    return no_runs(suite)
+  ablations = context["suites"].ABLATIONS
+  by_model = {m: [] for m in ablations}
+  for e in entries:
+    by_model[ablation_model(e, ablations)].append(e)
+  full = next(m for m, switches in ablations.items() if not switches)
+  full_paper = paper.ABLATION_SEMEVAL[full][1]
+
+  def paired_deltas(runs: Sequence[Entry], metric: str) -> list[float]:
+    ref = {e.config["seed"]: test_metrics(e).get(metric) for e in by_model[full]}
+    return [test_metrics(e)[metric] - ref[e.config["seed"]] for e in runs
+            if metric in test_metrics(e) and ref.get(e.config["seed"]) is not None]
+
+  rows = []
+  for model, runs in by_model.items():
+    name, paper_f1 = paper.ABLATION_SEMEVAL[model]
+    is_full = model == full
+    rows.append([
+        f"{model} {name}", str(len(runs)),
+        fmt_mean_std(metric_values(runs, "macro_f1")),
+        DASH if is_full else fmt_mean_std(paired_deltas(runs, "macro_f1"), signed=True),
+        fmt_mean_std(metric_values(runs, AGGCN)),
+        DASH if is_full else fmt_mean_std(paired_deltas(runs, AGGCN), signed=True),
+        fmt(worst([max_dead(e, "x_dead") for e in runs])),
+        fmt(worst([max_dead(e, "y_dead") for e in runs])),
+        fmt(paper_f1, 1), DASH if is_full else fmt_signed(paper_f1 - full_paper)])
+  header = ["model", "runs", "macro-F1 (official)", f"Δ vs {full}", "AGGCN macro-F1",
+            f"Δ vs {full} (AGGCN)", "max x_dead", "max y_dead",
+            f"paper ({paper.ABLATION_SEMEVAL_SOURCE})", "paper Δ"]
+  notes = (f"Last-epoch test scores, mean ± sample std over seeds; Δ: mean ± std of the "
+           f"difference to {full} trained with the same seed. max x_dead / y_dead: the largest "
+           f"epoch-mean fraction of dead MSCNN / MSGCN features in any run and epoch. The "
+           f"paper's numbers use GloVe 840B-300d and 150 epochs. Commands: the runs table "
+           f"(results/{suite}/*/command.txt).")
+  return table(header, rows, "lrrrrrrrrr") + "\n\n" + notes
+
+
+def pubmed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """Table 2 analog: Cross (all records) and Single accuracy per setting over the folds."""
+  del context
+  suites = ("pubmed", "pubmed_binary_class")
+  entries = in_suite(entries, *suites)
+  if not entries:
+    return no_runs(suites[0])
+  source = paper.PUBMED_ACCURACY_SOURCE
+  rows = []
+  for (arity, labels), published in paper.PUBMED_ACCURACY.items():
+    runs = [e for e in entries
+            if (e.config["data"]["arity"], e.config["data"]["label_set"]) == (arity, labels)]
+    folds = sorted(e.config["data"]["fold"] for e in runs)
+    rows.append([f"{arity}, {labels}-class", str(len(runs)),
+                 ", ".join(str(f) for f in folds) or DASH,
+                 fmt_mean_std(metric_values(runs, "accuracy")), fmt(published.get("cross"), 1),
+                 fmt_mean_std(metric_values(runs, "accuracy_single")),
+                 fmt(published.get("single"), 1),
+                 fmt_mean_std(metric_values(runs, "accuracy_cross"))])
+  header = ["setting", "folds", "fold ids", "Cross: all test records", f"paper Cross ({source})",
+            "Single: single-sentence records", f"paper Single ({source})",
+            "multi-sentence records only"]
+  notes = ("Test accuracy of each fold's best-on-dev epoch (dev: records held out of the "
+           "training folds), mean ± sample std over folds. The paper's \"Cross\" is the "
+           "accuracy on all records and \"Single\" on single-sentence ones (its multi-class "
+           "columns give Cross only); our Single scores the model trained on all records on "
+           "the single-sentence test records. **The folds share identical records** (the same "
+           "record occurs in a training fold and in the test fold; see "
+           "`../shared/data/README.md`), as in every published number on this data, so "
+           "scores above the paper's are expected and are not evidence of a better model. "
+           "Commands: the runs table.")
+  return table(header, rows, "llrrrrrr") + "\n\n" + notes
+
+
+def paper_run_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """configs/semeval.py run once: its score, its wall time and its command."""
+  del context
+  suite = "semeval_paper"
+  entries = in_suite(entries, suite)
+  if not entries:
+    return no_runs(suite)
+  rows = [[e.name, fmt(test_metrics(e).get("macro_f1")), fmt(test_metrics(e).get(AGGCN)),
+           fmt(paper.SEMEVAL_MACRO_F1, 1), str(e.results.get("epochs", DASH)),
+           fmt(max_dead(e, "x_dead")), fmt(max_dead(e, "y_dead")),
+           fmt_wall(e.results.get("wall_seconds")), f"`{e.command}`"] for e in entries]
+  header = ["run", "macro-F1 (official, last epoch)", "AGGCN macro-F1",
+            f"paper ({paper.SEMEVAL_MACRO_F1_SOURCE})", "epochs", "max x_dead", "max y_dead",
+            "wall time", "command"]
+  return table(header, rows, "lrrrrrrrl") + "\n\n" + _WALL_NOTE
+
+
+_WALL_NOTE = ("Wall time: `wall_seconds` of results.json, the training of the last "
+              "invocation (a run resumed from a checkpoint counts only its last segment).")
+
+
+def sweep_points(entries: Sequence[Entry]) -> dict[tuple[float, float], list[Entry]]:
+  points: dict[tuple[float, float], list[Entry]] = {}
+  for e in entries:
+    key = (float(e.config["loss"]["alpha"]), float(e.config["loss"]["beta"]))
+    points.setdefault(key, []).append(e)
+  return points
+
+
+def sweep_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """Fig. 7 analog: macro-F1 against α at the default β and against β at the default α."""
+  suite = "semeval_sweep"
+  entries = in_suite(entries, suite)
+  if not entries:
+    return no_runs(suite)
+  alpha0, beta0 = context["suites"].sweep_defaults()
+  points = sweep_points(entries)
+  parts = []
+  for axis, fixed, on_axis in (("α", f"β = {beta0:g}", lambda a, b: b == beta0),
+                               ("β", f"α = {alpha0:g}", lambda a, b: a == alpha0)):
+    selected = sorted(p for p in points if on_axis(*p))
+    key = (lambda p: p[0]) if axis == "α" else (lambda p: p[1])
+    rows = [[f"{key(p):g}", str(len(points[p])),
+             fmt_mean_std(metric_values(points[p], "macro_f1")),
+             fmt_mean_std(metric_values(points[p], AGGCN)),
+             fmt(worst([max_dead(e, "x_dead") for e in points[p]])),
+             fmt(worst([max_dead(e, "y_dead") for e in points[p]]))]
+            for p in sorted(selected, key=key)]
+    parts.append(f"{axis} at {fixed}:\n\n" + table(
+        [axis, "runs", "macro-F1 (official, last epoch)", "AGGCN macro-F1", "max x_dead",
+         "max y_dead"], rows, "lrrrrr") if rows else f"{axis} at {fixed}: no runs yet.")
+  figure = context.get("figures", {}).get("semeval_sweep")
+  if figure:
+    parts.append(f"![macro-F1 against α and β]({figure})")
+  parts.append(f"The paper's {paper.SWEEP_SOURCE} plots these curves without values; its "
+               f"chosen point scores {paper.SEMEVAL_MACRO_F1:.1f} "
+               f"({paper.SEMEVAL_MACRO_F1_SOURCE}, 150 epochs, GloVe 840B-300d). "
+               f"Commands: the runs table.")
+  return "\n\n".join(parts)
+
+
+def runs_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """Every run in results/: its score, the dead-feature maxima, epochs, wall time, command."""
+  del context
+  if not entries:
+    return "_No runs yet: `python tools/reproduce.py --suite=NAME` (see configs/suites.py)._"
+  rows = []
+  for e in entries:
+    metric = main_metric(e)
+    last = e.results["final"].get("test", {})
+    rows.append([f"{e.suite}/{e.name}", metric, fmt(last.get(metric)), fmt(last.get(AGGCN)),
+                 fmt(max_dead(e, "x_dead")), fmt(max_dead(e, "y_dead")),
+                 str(e.results.get("epochs", DASH)), fmt_wall(e.results.get("wall_seconds")),
+                 f"`{e.command}`"])
+  header = ["run", "metric", "test, last epoch", "AGGCN macro-F1", "max x_dead", "max y_dead",
+            "epochs", "wall time", "command"]
+  return table(header, rows, "llrrrrrrl") + "\n\n" + _WALL_NOTE
+
+
+SECTIONS: dict[str, Callable[[Sequence[Entry], Mapping[str, Any]], str]] = {
+    "ablation": ablation_section,
+    "pubmed": pubmed_section,
+    "semeval_paper": paper_run_section,
+    "semeval_sweep": sweep_section,
+    "runs": runs_section,
+}
+
+
+# --- Figures -----------------------------------------------------------------------------------
+
+def sweep_plot_rows(entries: Sequence[Entry]) -> list[dict[str, float]]:
+  """One row per sweep point with a macro-F1: alpha, beta and the mean over its runs."""
+  points = sweep_points(in_suite(entries, "semeval_sweep"))
+  return [{"alpha": a, "beta": b, "value": statistics.fmean(values)}
+          for (a, b), runs in sorted(points.items())
+          if (values := metric_values(runs, "macro_f1"))]
+
+
+def write_sweep_figure(rows: Sequence[Mapping[str, float]], path: pathlib.Path) -> None:
+  """macro-F1 against alpha and against beta (plotting.plot_sweep), as PNG."""
+  from msfml_jax import plotting  # pylint: disable=import-outside-toplevel (matplotlib, jax)
+  fig = plotting.plot_sweep(rows, "value", label="macro-F1 (official, last epoch)")
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=110, metadata={"Software": None})
+
+
+# section name -> (file name under the figures folder, its data from the entries, its writer)
+FIGURES = {"semeval_sweep": ("semeval_sweep.png", sweep_plot_rows, write_sweep_figure)}
+
+
+# --- The document ------------------------------------------------------------------------------
+
+def split_sections(text: str, doc: str = "docs/results.md") -> list[str]:
+  """The names of the marked sections, in order; malformed markers are an error."""
+  names, open_name = [], None
+  for n, line in enumerate(text.splitlines(), 1):
+    m = _MARKER.fullmatch(line.strip())
+    if not m:
+      if line.strip().startswith("<!-- report:"):
+        raise ValueError(f"{doc}:{n}: malformed marker {line.strip()!r} "
+                         "(expected '<!-- report:NAME begin -->' or '... end -->')")
+      continue
+    name, is_end = m["name"], m["end"] == "end"
+    if not is_end and open_name is None:
+      open_name = name
+    elif is_end and open_name == name:
+      names.append(name)
+      open_name = None
+    else:
+      raise ValueError(f"{doc}:{n}: {line.strip()!r} does not close "
+                       f"{'section ' + open_name if open_name else 'an open section'}")
+  if open_name is not None:
+    raise ValueError(f"{doc}: section {open_name!r} is never closed")
+  return names
+
+
+def render(text: str, sections: Mapping[str, str], doc: str = "docs/results.md") -> str:
+  """`text` with the body of every marked section replaced by `sections[name]`."""
+  names = split_sections(text, doc)
+  unknown = [n for n in names if n not in sections]
+  if unknown:
+    raise ValueError(f"{doc}: unknown report sections {unknown} (known: {', '.join(sections)})")
+  missing = [n for n in sections if n not in names]
+  if missing:
+    raise ValueError(f"{doc} lacks the sections {missing}: add "
+                     + ", ".join(f"'<!-- report:{n} begin -->' ... '<!-- report:{n} end -->'"
+                                 for n in missing))
+  for name in names:
+    pattern = re.compile(rf"(<!-- report:{name} begin -->\n).*?(<!-- report:{name} end -->)",
+                         re.DOTALL)
+    text = pattern.sub(lambda m: m[1] + sections[name].rstrip("\n") + "\n" + m[2], text)
+  return text
+
+
+def build(results_dir: pathlib.Path, doc: pathlib.Path, figures_dir: pathlib.Path,
+          write_figures: bool = True, suites_module=None) -> tuple[str, list[pathlib.Path]]:
+  """The new text of `doc` and the figures it references (written when `write_figures`)."""
+  entries = read_results(results_dir)
+  figures, paths = {}, []
+  for name, (filename, data, write) in FIGURES.items():
+    rows = data(entries)
+    if rows:
+      path = figures_dir / filename
+      if write_figures:
+        write(rows, path)
+      figures[name] = pathlib.Path(os.path.relpath(path, doc.parent)).as_posix()
+      paths.append(path)
+  context = {"suites": suites_module or reproduce.load_suites(), "figures": figures}
+  sections = {name: make(entries, context) for name, make in SECTIONS.items()}
+  return render(doc.read_text(encoding="utf-8"), sections, str(doc)), paths
+
+
+def report(results_dir: pathlib.Path, doc: pathlib.Path, figures_dir: pathlib.Path,
+           check: bool = False, suites_module=None) -> int:
+  """Writes (or, with `check`, compares) the document; returns the CLI's exit status."""
+  new, figures = build(results_dir, doc, figures_dir, write_figures=not check,
+                       suites_module=suites_module)
+  old = doc.read_text(encoding="utf-8")
+  if check:
+    missing = [p for p in figures if not p.is_file()]
+    if new != old or missing:
+      diff = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                          str(doc), "generated", n=1))
+      print(diff[:4000] + ("\n[diff truncated]" if len(diff) > 4000 else ""))
+      for p in missing:
+        print(f"missing figure: {p}")
+      print(f"{doc} is out of date with {results_dir}: run python tools/report.py")
+      return 1
+    print(f"{doc} is up to date with {results_dir}")
+    return 0
+  if new != old:
+    doc.write_text(new, encoding="utf-8")
+  print(f"wrote {doc}" + "".join(f" and {p}" for p in figures))
+  return 0
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  f = flags.FLAGS
+  try:
+    status = report(pathlib.Path(f.results_dir), pathlib.Path(f.doc),
+                    pathlib.Path(f.figures_dir), f.check)
+  except (ValueError, FileNotFoundError) as e:
+    sys.exit(f"report: {e}")
+  sys.exit(status)
+
+
+def define_flags() -> None:
+  """Flags, defined on demand so that importing this file (tests) defines none."""
+  flags.DEFINE_string("results_dir", str(REPO / "results"), "Run summaries: DIR/<suite>/<run>.")
+  flags.DEFINE_string("doc", str(REPO / "docs" / "results.md"), "The document to rebuild.")
+  flags.DEFINE_string("figures_dir", str(REPO / "docs" / "figures"), "Where plots go.")
+  flags.DEFINE_bool("check", False, "Exit 1 if the document differs from what would be written.")
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
