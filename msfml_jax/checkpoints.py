@@ -179,7 +179,7 @@ def find_checkpoint(workdir: str | pathlib.Path, checkpoint: str = "best"
         except Exception as e:  # pylint: disable=broad-except (orbax raises many kinds)
           logging.warning("skipping unreadable checkpoint %s/%d: %s", directory, step, _brief(e))
           continue
-        return directory, step, ml_collections.ConfigDict(loop["loop"]["config"])
+        return directory, step, config_base.from_saved(loop["loop"]["config"])
     finally:
       manager.close()
   raise NoCheckpointError(f"no readable checkpoint under {workdir}/best or "

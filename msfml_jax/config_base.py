@@ -17,11 +17,20 @@ def data_config() -> ml_collections.ConfigDict:
   """Input-pipeline settings (everything here is part of the cache key except `buckets`,
   `eval_batch_size`, `max_tokens_per_batch`)."""
   d = ml_collections.ConfigDict()
-  d.task = "semeval"            # semeval | tacred | pubmed (cache key)
+  d.task = "semeval"            # semeval | tacred | pubmed | custom (msfml_jax/tasks/) (cache key)
   d.train_file = "semeval/train.json"   # relative to data_dir, or absolute (cache key)
   d.dev_file = ""               # "" = no dev split file (cache key)
   d.test_file = "semeval/test.json"     # (cache key)
-  d.label_file = ""             # TACRED: labels.txt fixing the label order (cache key)
+  d.label_file = ""             # TACRED, custom: labels.txt fixing the label order (cache key)
+  # custom task (docs/data_format.md; cache key): the label left out of P/R/F1 ("" = none)
+  # and the entities per record (2 or 3).
+  d.negative_label = ""
+  d.num_entities = 2
+  # Where the training data's parse came from, recorded with the run so prediction can warn
+  # when it parses with another: parser as "backend:model" ("" = unknown) and its dependency
+  # label scheme (clearnlp | ud | stanford | ""). Not part of the cache key.
+  d.parser = ""
+  d.dep_scheme = ""
   d.directed = False            # SemEval: 19 directed labels instead of 10 undirected (cache key)
   # PubMed n-ary settings (cache key).
   d.arity = "ternary"           # ternary (drug-gene-mutation) | binary (drug-mutation)
@@ -60,7 +69,8 @@ def model_config() -> ml_collections.ConfigDict:
   m.mscnn_kernels = (3, 4, 5)
   m.mscnn_dilation = 2
   m.mscnn_vertical = True       # the vertical conv over the embedding dimension (kernel d/2)
-  m.mscnn_combine = "concat"    # concat (+ linear to hidden_dim) | sum
+  # concat (+ linear + ReLU to hidden_dim) | stack (concatenated only, eq. 3) | sum
+  m.mscnn_combine = "concat"
   m.mscnn_vertical_channels = 4  # feature maps of the vertical convolution
   # MSGCN (§4.2.2): multi | plain (GCN on the original graph only) | none (M2: removed).
   m.msgcn = "multi"
@@ -69,6 +79,9 @@ def model_config() -> ml_collections.ConfigDict:
   # graph" / "restore the original topological structure"): lifted = tokens linked when
   # their hypernodes are the same or adjacent; original = the dependency graph itself.
   m.refined_adjacency = "lifted"
+  # y = ReLU(Linear([original; lifted coarse; refined])) (combine) or the refined graph's GCN
+  # output itself (refined: eq. 4-5 with no layer of ours after them).
+  m.msgcn_output = "combine"
   # "layernorm": a bias-free LayerNorm before the final ReLU of the MSCNN's and the MSGCN's
   # combining layers, which keeps those ReLUs alive at high SGD rates (docs/results.md).
   m.branch_norm = "none"
@@ -204,6 +217,10 @@ FIELD_ROLES = {
     "data.dev_file": ARRAYS,
     "data.test_file": ARRAYS,
     "data.label_file": ARRAYS,
+    "data.negative_label": ARRAYS,  # custom task (kept in the key as before)
+    "data.num_entities": ARRAYS,
+    "data.parser": FREE,          # where the parse came from: prediction's mismatch warning
+    "data.dep_scheme": FREE,
     "data.directed": ARRAYS,
     "data.arity": ARRAYS,
     "data.label_set": ARRAYS,
@@ -278,13 +295,13 @@ class ConfigError(cli.UserError, ValueError):
 
 
 CHOICES = {
-    "data.task": ("semeval", "tacred", "pubmed"),
     "data.arity": ("ternary", "binary"),
     "data.label_set": ("multi", "binary"),
     "model.word_input": ("glove", "plm"),
     "model.mscnn": ("multi", "plain", "none"),
     "model.msgcn": ("multi", "plain", "none"),
-    "model.mscnn_combine": ("concat", "sum"),
+    "model.mscnn_combine": ("concat", "stack", "sum"),
+    "model.msgcn_output": ("combine", "refined"),
     "model.entity_pooling": ("max", "mean"),
     "model.refined_adjacency": ("lifted", "original"),
     "model.branch_norm": ("none", "layernorm"),
@@ -310,6 +327,10 @@ def check(config: ml_collections.ConfigDict) -> None:
   for name, low in MINIMUM.items():
     if name in flat and (not isinstance(flat[name], int) or flat[name] < low):
       raise ConfigError(f"config: {name}={flat[name]!r} must be an integer >= {low}")
+  from msfml_jax import tasks  # pylint: disable=import-outside-toplevel (tasks import the data code)
+  if config.data.task not in tasks.TASKS:
+    raise ConfigError(f"config: data.task={config.data.task!r} is not one of "
+                      f"{', '.join(tasks.TASKS)}")
   d = config.data
   if d.fold >= d.num_folds:
     raise ConfigError(f"config: data.fold={d.fold} must be < data.num_folds={d.num_folds}")
@@ -320,3 +341,22 @@ def check(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"config: data.buckets={buckets!r} must be positive integers")
   if config.model.word_input == "plm" and not config.plm.model:
     raise ConfigError("config: model.word_input='plm' needs plm.model (an encoder directory)")
+def from_saved(saved: dict) -> ml_collections.ConfigDict:
+  """The config a checkpoint was written with, on top of today's defaults.
+
+  A setting added after the checkpoint was written takes its default (what that run did),
+  so older workdirs stay readable; JSON lists go back to tuples where the default is one.
+  """
+  config = base_config()
+
+  def merge(base: ml_collections.ConfigDict, values: dict) -> None:
+    for key, value in values.items():
+      if isinstance(value, dict) and isinstance(base.get(key), ml_collections.ConfigDict):
+        merge(base[key], value)
+      elif isinstance(base.get(key), tuple) and isinstance(value, list):
+        base[key] = tuple(value)
+      else:
+        base[key] = value
+
+  merge(config, saved)
+  return config

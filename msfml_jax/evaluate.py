@@ -1,4 +1,6 @@
-"""Scorers for SemEval-2010 Task 8, TACRED and the PubMed n-ary data (pure numpy).
+"""Scorers for SemEval-2010 Task 8, TACRED, the PubMed n-ary data and custom label sets
+(pure numpy). Which scorer a dataset uses, and its main metric, is declared by its task
+(`msfml_jax.tasks`).
 
 Every scorer returns a flat dict: percentages (0-100) as Python floats, plus a few non-scalar
 extras (confusion matrices, printable tables) that `reporting.scalar_metrics` drops.
@@ -200,14 +202,21 @@ def read_semeval_answer_file(path: str) -> dict[int, str]:
   return answers
 
 
+def _check_negative(negative: str, label_names: Sequence[str]) -> None:
+  if negative not in label_names:
+    raise ValueError(f"negative label {negative!r} is not among the labels {list(label_names)}")
+
+
 def tacred_scores(pred: Any, gold: Any, label_names: Sequence[str],
-                  negative: str = "no_relation") -> dict[str, float]:
+                  negative: str) -> dict[str, float]:
   """Micro P/R/F1 over the relations, `negative` excluded, as TACRED's scorer.py.
 
   correct = pred == gold != negative, P = correct / (pred != negative), R = correct /
   (gold != negative). As in scorer.py, P is 100 when nothing is predicted (R is then 0, so F1
-  is 0) and R is 0 when there is no gold relation.
+  is 0) and R is 0 when there is no gold relation. `negative` must be one of `label_names`:
+  a label set without it would score every "no relation" prediction as a relation.
   """
+  _check_negative(negative, label_names)
   p, g = _pair(pred, gold, label_names)
   correct = float(((p == g) & (g != negative)).sum())
   guessed, actual = float((p != negative).sum()), float((g != negative).sum())
@@ -215,6 +224,40 @@ def tacred_scores(pred: Any, gold: Any, label_names: Sequence[str],
   recall = _percent(correct, actual)
   return {"micro_p": precision, "micro_r": recall, "micro_f1": _f1(precision, recall),
           "accuracy": _percent((p == g).sum(), len(g))}
+
+
+def relation_scores(pred: Any, gold: Any, label_names: Sequence[str],
+                    negative: str | None) -> dict[str, Any]:
+  """Scores for any label set (the `custom` task): accuracy, micro and macro P/R/F1.
+
+  negative: the "no relation" label, left out of micro and macro P/R/F1 (None or "" = every
+  label is a relation; micro P = R = F1 = accuracy then). Micro: correct = pred == gold !=
+  negative over (pred != negative) and (gold != negative), 0 when a denominator is 0.
+  Macro: the mean of each relation's P, R and F1 (F1 = 2PR / (P + R)) over the relations that
+  occur in the gold labels, as the SemEval scorer; `p/<label>`, `r/<label>`, `f1/<label>`
+  per relation. Adds `confusion` (`[gold, predicted]` in `label_names` order).
+  """
+  negative = negative or None
+  if negative is not None:
+    _check_negative(negative, label_names)
+  p, g = _pair(pred, gold, label_names)
+  correct = p == g
+  out = {"accuracy": _percent(correct.sum(), len(g))}
+  rel_p, rel_g = p != negative, g != negative
+  micro_p = _percent((correct & rel_g).sum(), rel_p.sum())
+  micro_r = _percent((correct & rel_g).sum(), rel_g.sum())
+  out.update(micro_p=micro_p, micro_r=micro_r, micro_f1=_f1(micro_p, micro_r))
+  macro = np.zeros(3)
+  relations = [x for x in label_names if x != negative and (g == x).any()]
+  for rel in relations:
+    hits = (correct & (g == rel)).sum()
+    rp, rr = _percent(hits, (p == rel).sum()), _percent(hits, (g == rel).sum())
+    macro += (rp, rr, _f1(rp, rr))
+    out.update({f"p/{rel}": rp, f"r/{rel}": rr, f"f1/{rel}": _f1(rp, rr)})
+  macro /= max(len(relations), 1)
+  out.update(macro_p=float(macro[0]), macro_r=float(macro[1]), macro_f1=float(macro[2]))
+  out["confusion"] = confusion_matrix(p, g, label_names)
+  return out
 
 
 def pubmed_scores(pred: Any, gold: Any, cross_sentence: Any) -> dict[str, float]:
@@ -253,35 +296,3 @@ def average_folds(folds: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     out[key] = float(values.mean())
     out[f"{key}_std"] = float(values.std())
   return out
-
-
-def score(task: str, pred: Any, gold: Any, label_names: Sequence[str],
-          extras: Mapping[str, Any] | None = None) -> dict[str, Any]:
-  """Dispatches to the task's scorer.
-
-  extras: `directed` (SemEval, default False), `negative` (TACRED, default "no_relation"),
-  `cross_sentence` (PubMed, required).
-  """
-  extras = extras or {}
-  if task == "semeval":
-    return semeval_scores(pred, gold, label_names, bool(extras.get("directed", False)))
-  if task == "tacred":
-    return tacred_scores(pred, gold, label_names, extras.get("negative", "no_relation"))
-  if task == "pubmed":
-    if extras.get("cross_sentence") is None:
-      raise ValueError("pubmed scoring needs extras['cross_sentence']")
-    return pubmed_scores(pred, gold, extras["cross_sentence"])
-  raise ValueError(f"unknown task {task!r} (semeval | tacred | pubmed)")
-
-
-def main_metric(task: str, directed: bool = False) -> str:
-  """The key to select checkpoints by.
-
-  SemEval: `macro_f1` in both settings (undirected: the paper's 9-relation macro-F1; directed:
-  the official score with directionality); TACRED: `micro_f1`; PubMed: `accuracy`.
-  """
-  del directed  # The same key holds the right score in both SemEval settings.
-  metrics = {"semeval": "macro_f1", "tacred": "micro_f1", "pubmed": "accuracy"}
-  if task not in metrics:
-    raise ValueError(f"unknown task {task!r} (semeval | tacred | pubmed)")
-  return metrics[task]

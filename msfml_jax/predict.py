@@ -1,19 +1,27 @@
 """Raw text in, relations out: predicts relations with a trained workdir.
 
-  python -m msfml_jax.predict --workdir=runs/semeval --input=in.jsonl [--output=out.jsonl]
-      [--checkpoint=best|latest] [--stanza_dir=DIR] [--batch_size=N]
+  python -m msfml_jax.predict --workdir=runs/semeval --input=sentences.txt [--output=out.jsonl]
+      [--parser=spacy|stanza] [--checkpoint=best|latest] [--stanza_dir=DIR] [--batch_size=N]
+      [--allow_errors]
 
-Each input line is one of
-  - text with inline markers: a JSON string `"The <e1>company</e1> makes <e2>chairs</e2>."`,
-    a plain (non-JSON) line with markers, or `{"text": "... <e1>..</e1> ...", "id": ...}`;
+Each non-blank input line is one of
+  - plain text with inline markers: `The <e1>company</e1> makes <e2>chairs</e2>.` (any line
+    that does not start with `{`, `[` or `"`), or the same as a JSON string, or
+    `{"text": "... <e1>..</e1> ...", "id": ..., "label": ...}`;
   - text with half-open character spans: `{"text": "...", "spans": [[4, 11], [23, 37]]}`;
-  - a pre-parsed record (`parse.records_from_preparsed`): `tokens`, `pos`, `heads`,
-    `deprels`, inclusive token `spans`; dataset files' own fields (`token`, `stanford_*`,
-    `subj_start`/`obj_end`, PubMed's `first_start`.., `relation`) work as they are.
-Text is parsed with stanza (`parse.Parser`; models from --stanza_dir or stanza's default
-directory). Output: one JSON line per input line, in order, with `prediction`,
-`probabilities` (every label) and `entities`, or `error` for a line that could not be
-predicted; bad lines are reported with their line number and never stop the file.
+  - a pre-parsed record (`parse.records_from_preparsed`; the custom task's records are such):
+    `tokens`, `pos`, `heads`, `deprels`, inclusive token `spans`; dataset files' own fields
+    (`token`, `stanford_*`, `subj_start`/`obj_end`, PubMed's `first_start`.., `relation`)
+    work as they are.
+Marker problems (nested, unclosed, missing, `<e3>` for a two-entity model) are found before
+any parsing, so they are reported whatever the parser's state. Text is parsed in batches with
+`--parser` (default: the backend that parsed the training data, `data.parser`, else stanza);
+a parser or label scheme other than the training data's gets a warning.
+
+Output contract: one JSON row per non-blank input line, in order, each with its `line`
+number and either `prediction`, `probabilities` (every label) and `entities`, or `error`;
+blank lines are skipped and counted. A closing summary on stderr, "N predicted, M failed, K
+blank"; the exit status is 0 only when no line failed, 1 otherwise (`--allow_errors`: 0).
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import ml_collections
 import numpy as np
 from absl import flags, logging
 
-from msfml_jax import checkpoints, cli, parse
+from msfml_jax import checkpoints, cli, parse, tasks
 from msfml_jax.data import arrays as arrays_lib
 from msfml_jax.data import batching, cache, readers, validate
 from msfml_jax.models import msfml
@@ -98,26 +106,37 @@ class Extractor:
   """
 
   def __init__(self, config: ml_collections.ConfigDict, dataset: cache.Dataset, params: Any,
-               parser: parse.Parser | None = None, stanza_dir: str | None = None,
-               step: int = -1, plm: tuple[Any, Any, int, int] | None = None):
+               parser: parse.TextParser | str | None = None, stanza_dir: str | None = None,
+               step: int = -1, plm: tuple[Any, Any, int, int] | None = None,
+               spacy_model: str | None = None, expand: bool = False):
     self.config, self.dataset, self.params, self.step = config, dataset, params, step
     self.label_names = list(dataset.label_names)
     self.model = msfml.create_model(config, dataset)
     self._probabilities = jax.jit(lambda p, b: jax.nn.softmax(
         self.model.apply({"params": p}, b, train=False)["logits"].astype(jnp.float32)))
-    self.parser = parser  # stanza; created from `stanza_dir` when the first text arrives
-    self._parser_error, self._stanza_dir = None, stanza_dir
+    # A TextParser, or a backend name / None: created when the first text arrives.
+    self.parser = parser if isinstance(parser, parse.TextParser) else None
+    self._parser_name = parser if isinstance(parser, str) else ""
+    self._parser_error, self._stanza_dir, self._spacy_model = None, stanza_dir, spacy_model
+    self._checked_parser = None
+    self.parser_missing: parse.ParserModelsMissing | None = None  # models not installed
+    self.expand = expand  # widen entities that cut into a token (else such a line fails)
     self._plm = plm
-    slots = readers.PUBMED_SLOTS.get(config.data.arity, ()) if config.data.task == "pubmed" else ()
-    self._slots = ("subj", "obj") + tuple(s for s, _ in slots)
-    self.stats = {"records": 0, "errors": 0, "parse_s": 0.0, "model_s": 0.0}
+    self._slots = tuple(dict.fromkeys(("subj", "obj") + tasks.get(config).entity_slots(config)))
+    self.stats = {"records": 0, "errors": 0, "blank": 0, "parse_s": 0.0, "model_s": 0.0}
 
   @classmethod
   def from_workdir(cls, workdir: str | pathlib.Path, checkpoint: str = "best",
-                   parser: parse.Parser | None = None, *, stanza_dir: str | None = None,
+                   parser: parse.TextParser | str | None = None, *,
+                   stanza_dir: str | None = None, spacy_model: str | None = None,
                    cache_dir: str | None = None, data_dir: str | None = None,
-                   batch_size: int | None = None) -> "Extractor":
+                   batch_size: int | None = None, expand: bool = False) -> "Extractor":
     """Rebuilds the model from the config stored with the checkpoint and restores it.
+
+    `parser`: a `parse.TextParser`, or "spacy" / "stanza" (created on the first raw text;
+    None = the backend of the training data's `data.parser`, else stanza). `expand`: widen
+    an entity whose boundary cuts into a token to the whole token (an item's own `expand`
+    field wins).
 
     The vocabularies come from `<workdir>/dataset/` (`load_model_inputs`); `cache_dir` and
     `data_dir` override where an older workdir's dataset cache and a PLM run's encoder are
@@ -136,39 +155,64 @@ class Extractor:
     abstract = abstract_params(model, dataset, config, plm[3] if plm else 0)
     params = checkpoints.restore_params(directory, step, abstract)
     logging.info("restored %s/%d", directory, step)
-    return cls(config, dataset, params, parser, stanza_dir, step, plm)
+    return cls(config, dataset, params, parser, stanza_dir, step, plm, spacy_model, expand)
 
   # --- inputs -> Records ---------------------------------------------------------------------
 
-  def _parser(self) -> parse.Parser:
-    """The stanza parser, created on first use; its failure is kept for every later text."""
+  def _default_parser(self) -> tuple[str, str]:
+    """(backend, spaCy model) to create: the one asked for, else the training data's."""
+    trained = str(self.config.data.get("parser", "") or "")
+    backend, _, model = trained.partition(":")
+    name = self._parser_name or (backend if backend in parse.PARSERS else "stanza")
+    if self._spacy_model:
+      model = self._spacy_model
+    elif name != "spacy" or backend != "spacy":
+      model = parse.DEFAULT_SPACY_MODEL
+    return name, model
+
+  def _parser(self) -> parse.TextParser:
+    """The parser, created on first use; its failure is kept for every later text (and
+    missing models in `parser_missing`, which the command line reports with exit 2)."""
     if self.parser is None and self._parser_error is None:
+      name, model = self._default_parser()
       try:
-        self.parser = parse.Parser(model_dir=self._stanza_dir)
-      except parse.StanzaModelsMissing:
-        raise  # the run's problem, not a line's: one message and exit 2 (msfml_jax/cli.py)
+        self.parser = parse.make_parser(name, spacy_model=model, stanza_dir=self._stanza_dir)
       except (ImportError, OSError, ValueError) as e:
+        if isinstance(e, parse.ParserModelsMissing):
+          self.parser_missing = e
         self._parser_error = f"cannot parse raw text: {e}"
         logging.error("%s", self._parser_error)
     if self.parser is None:
       raise parse.ParseError(self._parser_error)
+    if self._checked_parser is not self.parser:
+      self._checked_parser = self.parser
+      warn_parser_mismatch(self.config, self.parser)
     return self.parser
 
-  def to_record(self, item: Any, number: int = 0, where: str = "item") -> readers.Record:
-    """One input item (marked string, text + spans, or pre-parsed dict) -> Record."""
-    source = f"{where} {number}"
+  def _text_item(self, item: Any, source: str) -> parse.TextItem | None:
+    """The TextItem of a raw-text input (markers checked, no parser needed), or None for a
+    pre-parsed one."""
     if isinstance(item, str):
-      return self._parser().parse_marked(item, source=source)
-    if not isinstance(item, dict):
+      text_item = parse.item_from_marked(item, source=source, expand=self.expand)
+    elif not isinstance(item, dict):
       raise parse.ParseError(f"expected a string or an object, got {type(item).__name__}")
-    ident, label = str(item.get("id", "")), str(item.get("label", item.get("relation", "")))
-    if "text" in item:
+    elif "text" not in item:
+      return None
+    else:
       if not isinstance(item["text"], str):
         raise parse.ParseError("field 'text' must be a string")
-      kw = {"id": ident, "label": label, "source": source, "expand": bool(item.get("expand"))}
+      kw = {"id": str(item.get("id", "")), "source": source,
+            "expand": bool(item.get("expand", self.expand)),
+            "label": str(item.get("label", item.get("relation", "")))}
       if "spans" in item:
-        return self._parser().parse(item["text"], [tuple(s) for s in item["spans"]], **kw)
-      return self._parser().parse_marked(item["text"], **kw)
+        text_item = parse.TextItem(item["text"], [tuple(s) for s in item["spans"]], **kw)
+      else:
+        text_item = parse.item_from_marked(item["text"], **kw)
+    self._check_count(len(text_item.spans))
+    return text_item
+
+  def _preparsed(self, item: dict, number: int, source: str) -> readers.Record:
+    ident, label = str(item.get("id", "")), str(item.get("label", item.get("relation", "")))
     item = dict(item, label=label, source=source)
     if "spans" not in item and (spans := _slot_spans(item, self._slots)):
       item["spans"] = spans
@@ -176,15 +220,30 @@ class Extractor:
     record.id = ident
     return record
 
+  def to_record(self, item: Any, number: int = 0, where: str = "item") -> readers.Record:
+    """One input item (marked string, text + spans, or pre-parsed dict) -> Record."""
+    source = f"{where} {number}"
+    text_item = self._text_item(item, source)
+    if text_item is None:
+      return self._preparsed(item, number, source)
+    result = self._parser().parse_many([text_item])[0]
+    if isinstance(result, Exception):
+      raise result
+    return result
+
+  def _check_count(self, n: int) -> None:
+    if n != self.dataset.num_entities:
+      raise parse.ParseError(f"{n} entities, this model expects {self.dataset.num_entities}")
+
   def _check(self, record: readers.Record) -> None:
     """Problems records_to_arrays and batching would raise for the whole chunk, and the
     graph rules of the training data (`validate`: one root, no cycle, ...)."""
-    if len(record.spans) != self.dataset.num_entities:
-      raise parse.ParseError(f"{len(record.spans)} entities, this model expects "
-                             f"{self.dataset.num_entities}")
-    validate.check_record(record.source or "input", record.tokens, record.heads, record.spans,
-                          readers.span_fields(self.config),
-                          validate.rules_for(self.config.data.task))
+    self._check_count(len(record.spans))
+    n = len(record.spans)
+    validate.check_record("record", record.tokens, record.heads, record.spans,
+                          validate.Fields(tuple(f"spans.{k}" for k in range(n)),
+                                          token="tokens", head="heads"),
+                          tasks.get(self.config).graph_rules)
     batching.bucket_length(len(record.tokens), self.config.data.buckets)
 
   # --- Records -> probabilities --------------------------------------------------------------
@@ -228,9 +287,9 @@ class Extractor:
     """Rows for (number, item) pairs, in order; `where` names the number in rows and errors.
 
     An item may be an exception (an unreadable line): it becomes an error row like any record
-    that cannot be parsed or converted.
+    that cannot be parsed or converted. Raw texts are parsed together, in one batch.
     """
-    rows, good = [], []
+    rows, good, texts = [], [], []
     start = time.perf_counter()
     for number, item in items:
       row = {where: number}
@@ -239,18 +298,45 @@ class Extractor:
       try:
         if isinstance(item, Exception):
           raise item
-        record = self.to_record(item, number, where)
-        self._check(record)
-        good.append((row, record))
+        source = f"{where} {number}"
+        text_item = self._text_item(item, source)
+        if text_item is None:
+          record = self._preparsed(item, number, source)
+          self._check(record)
+          good.append((row, record))
+        else:
+          texts.append((row, text_item))
       except _RECORD_ERRORS as e:
         self._error(row, where, e)
       rows.append(row)
+    if texts:
+      good += self._parse_texts(texts, where)
     self.stats["parse_s"] += time.perf_counter() - start
     if good:
       start = time.perf_counter()
       self._fill(good, where)
       self.stats["model_s"] += time.perf_counter() - start
     return rows
+
+  def _parse_texts(self, texts: list[tuple[dict, parse.TextItem]], where: str
+                   ) -> list[tuple[dict, readers.Record]]:
+    """Parses the batch; rows whose text cannot be parsed (or no parser) get errors."""
+    try:
+      parser = self._parser()
+    except parse.ParseError as e:
+      for row, _ in texts:
+        self._error(row, where, e)
+      return []
+    good = []
+    for (row, _), result in zip(texts, parser.parse_many([t for _, t in texts])):
+      try:
+        if isinstance(result, Exception):
+          raise result
+        self._check(result)
+        good.append((row, result))
+      except _RECORD_ERRORS as e:
+        self._error(row, where, e)
+    return good
 
   def _error(self, row: dict, where: str, error: Exception) -> None:
     row["error"] = f"{type(error).__name__}: {error}"
@@ -288,6 +374,11 @@ class Extractor:
       rows += self.predict_numbered(enumerate(items[s:s + CHUNK], s), "index")
     return rows
 
+  def summary(self) -> str:
+    """The closing line of the output contract: "N predicted, M failed, K blank"."""
+    s = self.stats
+    return f"{s['records']} predicted, {s['errors']} failed, {s['blank']} blank"
+
   def throughput(self) -> str:
     s = self.stats
     total = s["parse_s"] + s["model_s"]
@@ -296,27 +387,52 @@ class Extractor:
             f"{s['parse_s']:.2f} s, model {s['model_s']:.2f} s incl. compilation)")
 
 
-def read_lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
-  """(1-based line number, item) for every non-blank line; for an unreadable one the item is
-  the ParseError that predict_numbered reports."""
+def warn_parser_mismatch(config: ml_collections.ConfigDict, parser: parse.TextParser) -> bool:
+  """Logs a warning when `parser` is not the one the training data was parsed with (by the
+  run's `data.parser` / `data.dep_scheme`; nothing when those are unknown). True if it warned."""
+  trained, scheme = config.data.get("parser", ""), config.data.get("dep_scheme", "")
+  if (trained and parser.description != trained) or (scheme and parser.scheme != scheme):
+    logging.warning(
+        "this model was trained on data parsed by %s (%s dependency labels), but raw text is "
+        "parsed by %s (%s labels): the model sees another parse style%s", trained or "?",
+        scheme or "?", parser.description, parser.scheme,
+        "" if not scheme or parser.scheme == scheme else
+        " and dependency labels it never saw (mapped to <unk>)")
+    return True
+  return False
+
+
+def _looks_like_json(line: str) -> bool:
+  return line.lstrip()[:1] in ("{", "[", '"')
+
+
+def read_lines(lines: Iterable[str], stats: dict | None = None) -> Iterator[tuple[int, Any]]:
+  """(1-based line number, item) for every non-blank line (blank ones are counted in
+  `stats["blank"]`); a line that does not look like JSON is plain text with markers; for an
+  unreadable one the item is the ParseError that predict_numbered reports."""
   for number, line in enumerate(lines, 1):
     if not line.strip():
+      if stats is not None:
+        stats["blank"] = stats.get("blank", 0) + 1
+      continue
+    if not _looks_like_json(line):
+      yield number, line.strip()
       continue
     try:
       yield number, json.loads(line)
     except json.JSONDecodeError as e:
-      if "<e1>" in line:  # plain text with markers needs no JSON quoting
-        yield number, line.strip()
-      else:
-        yield number, parse.ParseError(f"not JSON ({e}) and no <e1> marker")
+      yield number, parse.ParseError(f"not JSON ({e}); plain-text lines must not start with "
+                                     "'{', '[' or '\"'")
 
 
-def predict_file(extractor: Extractor, input_path: str, output) -> None:
-  """Streams `input_path` through the extractor CHUNK lines at a time into `output`."""
+def predict_file(extractor: Extractor, input_path: str, output) -> dict:
+  """Streams `input_path` through the extractor CHUNK lines at a time into `output`;
+  returns the extractor's counts (records, errors, blank)."""
   with open(input_path, encoding="utf-8") as f:
-    items = read_lines(f)
+    items = read_lines(f, extractor.stats)
     while chunk := list(itertools.islice(items, CHUNK)):
       _write_rows(output, extractor.predict_numbered(chunk, "line"))
+  return extractor.stats
 
 
 def _write_rows(output, rows: list[dict]) -> None:
@@ -332,7 +448,14 @@ def define_flags() -> None:
   flags.DEFINE_string("output", "", "Where to write JSON lines ('' = stdout).")
   flags.DEFINE_enum("checkpoint", "best", list(checkpoints.CHECKPOINT_DIRS),
                     "best (falls back to latest) or latest.")
+  flags.DEFINE_enum("parser", None, list(parse.PARSERS),
+                    "Parser for raw text (default: the training data's, else stanza).")
+  flags.DEFINE_string("spacy_model", None, "spaCy model (default: the training data's, else "
+                      f"{parse.DEFAULT_SPACY_MODEL}).")
   flags.DEFINE_string("stanza_dir", None, "stanza model directory (raw-text input).")
+  flags.DEFINE_bool("allow_errors", False, "Exit 0 even when some lines failed.")
+  flags.DEFINE_bool("expand_spans", False, "Widen an entity that cuts into a token to the "
+                    "whole token (as tools/prepare_data.py does); else such a line fails.")
   flags.DEFINE_integer("batch_size", 0, "Records per batch (0 = data.eval_batch_size).")
   flags.DEFINE_string("cache_dir", None, "Dataset cache directory (default: the run's).")
 
@@ -340,12 +463,18 @@ def define_flags() -> None:
 def main(argv: Sequence[str]) -> None:
   del argv
   f = flags.FLAGS
-  extractor = Extractor.from_workdir(f.workdir, f.checkpoint, stanza_dir=f.stanza_dir,
-                                     cache_dir=f.cache_dir, batch_size=f.batch_size or None)
+  extractor = Extractor.from_workdir(f.workdir, f.checkpoint, f.parser, stanza_dir=f.stanza_dir,
+                                     spacy_model=f.spacy_model, cache_dir=f.cache_dir,
+                                     batch_size=f.batch_size or None, expand=f.expand_spans)
   output = open(f.output, "w", encoding="utf-8") if f.output else contextlib.nullcontext(sys.stdout)
   with output as out:
-    predict_file(extractor, f.input, out)
+    stats = predict_file(extractor, f.input, out)
   print(extractor.throughput(), file=sys.stderr)
+  print(extractor.summary(), file=sys.stderr)
+  if extractor.parser_missing is not None:  # every text line failed for it: one line, exit 2
+    raise extractor.parser_missing
+  if stats["errors"] and not f.allow_errors:
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from msfml_jax import checkpoints, cli, config_base, evaluate, parallel, reporting, steps
+from msfml_jax import checkpoints, cli, config_base, parallel, reporting, steps, tasks
 from msfml_jax import workdir as workdir_lib
 from msfml_jax.data import batching, cache, triplets
 from msfml_jax.models import msfml
@@ -134,10 +134,9 @@ def predict_split(run: Run, state, split, word_vectors: np.ndarray | None = None
 def evaluate_split(run: Run, state, name: str) -> tuple[dict[str, Any], np.ndarray]:
   split = run.splits[name]
   logits = predict_split(run, state, split, run.word_vectors.get(name))
-  metrics = evaluate.score(run.config.data.task, logits.argmax(-1), split.labels,
-                           run.dataset.label_names,
-                           {"cross_sentence": split.cross_sentence,
-                            "directed": run.config.data.directed})
+  metrics = tasks.get(run.config).score(run.config, logits.argmax(-1), split.labels,
+                                        run.dataset.label_names,
+                                        cross_sentence=split.cross_sentence)
   return metrics, logits
 
 
@@ -148,9 +147,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def write_test_predictions(run: Run, logits: np.ndarray) -> None:
   split = run.splits["test"]
-  extra = {"cross_sentence": split.cross_sentence}
-  if run.config.data.task == "semeval":
-    extra["label_directed"] = split.label_directed
+  extra = tasks.get(run.config).prediction_extras(run.config, split)
   reporting.write_predictions(run.workdir / "predictions.jsonl", split.ids, split.labels,
                               _softmax(logits), run.dataset.label_names, extra)
 
@@ -240,8 +237,7 @@ def end_of_epoch(run: Run, state, epoch: int, tables: dict, best: dict,
       metrics, logits = evaluate_split(run, state, name)
       run.log.write(step, epoch + 1, name, metrics)
       results[name] = (metrics, logits)
-  metric = run.config.select_metric or evaluate.main_metric(run.config.data.task,
-                                                          run.config.data.directed)
+  metric = tasks.get(run.config).selection_metric(run.config)
   sel = results.get(_selection_split(run))
   improved = sel is not None and sel[0][metric] > best.get("value", -np.inf)
   if improved:

@@ -117,8 +117,8 @@ def test_guarded_in_process(capsys):
 def test_predict_missing_parser_models_is_one_line_and_orbax_is_quiet(tiny_run, tmp_path):
   (tmp_path / "in.jsonl").write_text('"The <e1>storm</e1> caused the <e2>flood</e2>."\n')
   proc = _run(["-m", "msfml_jax.predict", f"--workdir={tiny_run}",
-               f"--input={tmp_path / 'in.jsonl'}", f"--stanza_dir={tmp_path / 'no_stanza'}"],
-              tmp_path)
+               f"--input={tmp_path / 'in.jsonl'}", f"--stanza_dir={tmp_path / 'no_stanza'}",
+               "--parser=stanza"], tmp_path)
   _assert_one_line_refusal(proc, "StanzaModelsMissing", "stanza.download(")
   assert "restored" in proc.stderr  # the checkpoint was read ...
   orbax_info = [l for l in proc.stderr.splitlines() if l.startswith("I") and any(
@@ -135,4 +135,4 @@ def test_prediction_input_follows_the_graph_rules(tiny_run):
   rows = extractor.predict([good, dict(good, heads=[2, 0, 0, 5, 3]),
                             dict(good, spans=[[1, 2], [2, 4]])])
   assert "error" not in rows[0] and rows[0]["prediction"] in extractor.label_names
-  assert "2 roots" in rows[1]["error"] and "overlaps the subj span" in rows[2]["error"]
+  assert "2 roots" in rows[1]["error"] and "overlaps entity 1's span" in rows[2]["error"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from msfml_jax import evaluate, paths
+from msfml_jax import config_base, evaluate, paths, tasks
 
 CE, CW, MT, O = "Cause-Effect", "Component-Whole", "Message-Topic", "Other"
 UNDIRECTED = [O, CE, CW, MT]
@@ -125,7 +125,7 @@ def test_tacred_micro_by_hand():
   names = ["no_relation", "per:title", "org:founded"]
   gold = ["per:title", "per:title", "org:founded", "no_relation", "no_relation"]
   pred = ["per:title", "org:founded", "org:founded", "per:title", "no_relation"]
-  s = evaluate.tacred_scores(pred, gold, names)
+  s = evaluate.tacred_scores(pred, gold, names, "no_relation")
   assert s["micro_p"] == pytest.approx(50.0)       # 2 correct / 4 predicted relations
   assert s["micro_r"] == pytest.approx(200 / 3)    # 2 / 3 gold relations
   assert s["micro_f1"] == pytest.approx(400 / 7)
@@ -133,10 +133,10 @@ def test_tacred_micro_by_hand():
 
 def test_tacred_all_no_relation_gives_zero_f1():
   names = ["no_relation", "per:title"]
-  s = evaluate.tacred_scores(np.zeros(4, int), np.array([1, 0, 1, 0]), names)
+  s = evaluate.tacred_scores(np.zeros(4, int), np.array([1, 0, 1, 0]), names, "no_relation")
   assert s["micro_f1"] == 0.0 and s["micro_r"] == 0.0
   assert s["micro_p"] == 100.0  # scorer.py's convention when nothing is predicted
-  nothing = evaluate.tacred_scores(np.zeros(2, int), np.zeros(2, int), names)
+  nothing = evaluate.tacred_scores(np.zeros(2, int), np.zeros(2, int), names, "no_relation")
   assert nothing["micro_f1"] == 0.0
 
 
@@ -162,18 +162,66 @@ def test_average_folds():
   assert "confusion" not in avg and "note" not in avg
 
 
-def test_score_dispatch_and_main_metric():
-  s = evaluate.score("pubmed", [1], [1], ["None", "Yes"], {"cross_sentence": [True]})
-  assert s[evaluate.main_metric("pubmed")] == 100.0
-  t = evaluate.score("tacred", [1], [1], ["no_relation", "per:title"])
-  assert t[evaluate.main_metric("tacred")] == 100.0
-  d = evaluate.score("semeval", [1], [1], [O, f"{CE}(e1,e2)"], {"directed": True})
-  assert d[evaluate.main_metric("semeval", directed=True)] == 100.0
-  assert evaluate.main_metric("semeval") == "macro_f1"
+def _config(task: str, **data):
+  c = config_base.base_config()
+  c.data.task = task
+  c.data.update(data)
+  return c
+
+
+@pytest.mark.parametrize("task,data,labels,metric,negative", [
+    ("semeval", {}, [O, CE], "macro_f1", O),
+    ("semeval", {"directed": True}, [O, f"{CE}(e1,e2)"], "macro_f1", O),
+    ("tacred", {}, ["no_relation", "per:title"], "micro_f1", "no_relation"),
+    ("pubmed", {"label_set": "multi"}, ["None", "resistance"], "accuracy", "None"),
+    ("pubmed", {"label_set": "binary"}, ["No", "Yes"], "accuracy", "No"),
+    ("custom", {"negative_label": "Other"}, [O, CE], "micro_f1", O),
+    ("custom", {}, ["a", "b"], "micro_f1", None),
+])
+def test_every_task_scores_through_the_registry(task, data, labels, metric, negative):
+  config = _config(task, **data)
+  t = tasks.get(config)
+  assert t.name == task and t.main_metric(config) == metric
+  assert t.negative_label(config) == negative
+  s = t.score(config, [1, 0], [1, 0], labels, cross_sentence=[False, True])
+  assert s[metric] == 100.0 and s["accuracy"] == 100.0
+  if negative is not None:  # only the negative class predicted, one real relation missed
+    wrong = t.score(config, [0, 0], [0, 1], labels, cross_sentence=[False, False])
+    assert wrong[metric] == (50.0 if metric == "accuracy" else 0.0)
+
+
+def test_registry_refuses_unknown_tasks_and_pubmed_needs_cross_sentence():
+  with pytest.raises(ValueError, match="unknown data.task 'conll'"):
+    tasks.get(_config("conll"))
+  config = _config("pubmed")
   with pytest.raises(ValueError, match="cross_sentence"):
-    evaluate.score("pubmed", [1], [1], ["None", "Yes"])
-  with pytest.raises(ValueError, match="unknown task"):
-    evaluate.score("conll", [1], [1], ["a"])
+    tasks.get(config).score(config, [1], [1], ["None", "Yes"])
+  assert tasks.get({"data": {"task": "tacred"}}).name == "tacred"  # a plain dict (results.json)
+
+
+def test_custom_negative_label_is_not_scored_as_a_relation():
+  # The case: all-Other predictions on [Other, Other, Other, Cause-Effect]. Scored
+  # with no_relation as the negative by name this was micro-F1 75.0; it must be 0.
+  gold, pred = [O, O, O, CE], [O, O, O, O]
+  config = _config("custom", negative_label=O)
+  s = tasks.get(config).score(config, pred, gold, [O, CE])
+  assert s["micro_f1"] == 0.0 and s["macro_f1"] == 0.0 and s["accuracy"] == 75.0
+  with pytest.raises(ValueError, match="negative label 'no_relation' is not among"):
+    evaluate.tacred_scores(pred, gold, [O, CE], "no_relation")
+  # "" = every label is a relation: micro-F1 is then the accuracy.
+  every = evaluate.relation_scores(pred, gold, [O, CE], "")
+  assert every["micro_f1"] == pytest.approx(75.0) and every["macro_f1"] == pytest.approx(
+      (2 * 75 * 100 / 175 + 0) / 2)
+
+
+def test_custom_macro_f1_equals_semeval_macro_f1():
+  gold = [CE, CE, CE, CW, CW, MT, O, O]
+  pred = [CE, CE, CW, CW, O, CE, CE, O]
+  custom = evaluate.relation_scores(pred, gold, UNDIRECTED, O)
+  semeval = evaluate.semeval_scores(pred, gold, UNDIRECTED, directed=False)
+  for key in ("macro_p", "macro_r", "macro_f1", "micro_p", "micro_r", "micro_f1", "accuracy"):
+    assert custom[key] == pytest.approx(semeval[key]), key
+  assert custom[f"f1/{CE}"] == pytest.approx(400 / 7)
 
 
 def _harmonic(p, r):

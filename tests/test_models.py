@@ -330,6 +330,30 @@ def test_refined_adjacency_original_uses_the_dependency_graph():
                                                        coarse_adj, mask)
 
 
+def test_stack_and_refined_outputs_have_no_layer_after_the_papers():
+  """mscnn_combine="stack": x is the four branches side by side (eq. 3); msgcn_output=
+  "refined": y is the refined graph's GCN output (eq. 4-5). Neither adds a Dense + ReLU."""
+  t = jax.random.normal(jax.random.key(0), (2, 7, T_DIM))
+  mask = jnp.arange(7)[None, :] < jnp.array([[7], [4]])
+  t = t * mask[..., None]
+  cnn = mscnn.MSCNN(16, combine="stack")
+  params = cnn.init(jax.random.key(1), t, mask)
+  assert "combine" not in params["params"]
+  x, inter = cnn.apply(params, t, mask, capture_intermediates=True)
+  parts = [inter["intermediates"][f"horizontal_{k}"]["__call__"][0] for k in (3, 4, 5)]
+  np.testing.assert_allclose(x[..., :12], jax.nn.relu(jnp.concatenate(parts, -1)) *
+                             mask[..., None], rtol=1e-6)
+  with pytest.raises(ValueError, match="divisible"):
+    mscnn.MSCNN(18, combine="stack").init(jax.random.key(1), t, mask)
+  adj, assign, coarse_adj, gmask = paper_example()
+  tg = jax.random.uniform(jax.random.key(2), (1, 8, 6)) * gmask[..., None]
+  gcn = msgcn.MSGCN(16, num_layers=1, output="refined")
+  gparams = gcn.init(jax.random.key(3), tg, adj, assign, coarse_adj, gmask)
+  assert "combine" not in gparams["params"]
+  y, ginter = gcn.apply(gparams, tg, adj, assign, coarse_adj, gmask, capture_intermediates=True)
+  np.testing.assert_allclose(y, ginter["intermediates"]["refined"]["__call__"][0], rtol=1e-6)
+
+
 def test_branch_layernorm_keeps_half_the_units_firing():
   """model.branch_norm="layernorm": a bias-free LayerNorm before the combining ReLU, so a
   shared negative offset cannot switch every unit off (mscnn.branch_activation)."""

@@ -79,29 +79,47 @@ def test_a_copied_workdir_predicts_without_the_data_or_the_cache(tiny_run, tmp_p
   assert not (tmp_path / "empty_cache").exists()  # no dataset cache was built
 
 
+def _run_predict(tiny_run, lines: list[str], tmp_path, *flags_: str):
+  (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
+  result = subprocess.run(
+      [sys.executable, "-m", "msfml_jax.predict", f"--workdir={tiny_run}",
+       f"--input={tmp_path / 'in.txt'}", f"--output={tmp_path / 'out.jsonl'}",
+       "--batch_size=4", *flags_],
+      capture_output=True, text=True, timeout=300, cwd=REPO,
+      env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+  return result, rows
+
+
 def test_cli_reports_bad_lines_and_predicts_the_rest(tiny_run, tmp_path):
   raw = _test_records(6)
   lines = [json.dumps(r) for r in raw[:2]]              # dataset fields work as they are
   lines.append("{this is not json")                      # line 3
   lines.append(json.dumps(dict(_preparsed(raw[2]), spans=[[0, 0]])))  # line 4: one entity
-  lines.append("")                                       # blank: skipped, still counted
+  lines.append("")                                       # blank: skipped, counted
   lines += [json.dumps(_preparsed(r)) for r in raw[3:]]  # lines 6-8
-  (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
-  result = subprocess.run(
-      [sys.executable, "-m", "msfml_jax.predict", f"--workdir={tiny_run}",
-       f"--input={tmp_path / 'in.jsonl'}", f"--output={tmp_path / 'out.jsonl'}",
-       "--batch_size=4"],
-      capture_output=True, text=True, timeout=300, cwd=REPO,
-      env={**os.environ, "JAX_PLATFORMS": "cpu"})
-  assert result.returncode == 0, result.stderr[-3000:]
-  rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+  lines.append("   ")                                    # blank
+  result, rows = _run_predict(tiny_run, lines, tmp_path)
+  # The contract: one row per non-blank line, in order, with its line number; a summary on
+  # stderr; exit 1 because lines failed.
+  assert result.returncode == 1, result.stderr[-3000:]
   assert [r["line"] for r in rows] == [1, 2, 3, 4, 6, 7, 8]
   errors = {r["line"]: r["error"] for r in rows if "error" in r}
   assert set(errors) == {3, 4}
   assert "not JSON" in errors[3] and "1 entities, this model expects 2" in errors[4]
   assert "line 3: ParseError: not JSON" in result.stderr
-  assert "5 records predicted, 2 errors" in result.stderr and "sentences/s" in result.stderr
+  assert "5 predicted, 2 failed, 2 blank" in result.stderr and "sentences/s" in result.stderr
   assert [r["id"] for r in rows if "error" not in r] == ["0", "1", "3", "4", "5"]
+  allowed, rows_allowed = _run_predict(tiny_run, lines, tmp_path, "--allow_errors")
+  assert allowed.returncode == 0 and rows_allowed == rows
+
+
+def test_cli_exits_0_when_no_line_failed(tiny_run, tmp_path):
+  lines = [json.dumps(_preparsed(r)) for r in _test_records(2)]
+  result, rows = _run_predict(tiny_run, ["", *lines], tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert [r["line"] for r in rows] == [2, 3] and all("prediction" in r for r in rows)
+  assert "2 predicted, 0 failed, 1 blank" in result.stderr
 
 
 def test_checkpoint_must_hold_exactly_the_model_parameters(extractor, tiny_run):

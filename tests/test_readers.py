@@ -10,6 +10,7 @@ import pytest
 from conftest import semeval_config, semeval_record, write_json
 from msfml_jax import config_base
 from msfml_jax.data import readers
+from msfml_jax.tasks import semeval as semeval_task
 
 _REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -168,7 +169,7 @@ def test_semeval_real(shared_data_dir):
 
 def test_semeval_corenlp_string_heads(shared_data_dir):
   path = shared_data_dir / "semeval" / "test_corenlp_aggcn.json"
-  records = readers.read_semeval(path, directed=False)
+  records = semeval_task.read_semeval(path, directed=False)
   assert len(records) == 2717 and all(isinstance(h, int) for h in records[0].heads)
   assert records[0].label == "Message-Topic"
 

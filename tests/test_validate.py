@@ -12,8 +12,9 @@ import logging
 import pytest
 
 from conftest import semeval_config, semeval_record, write_json
-from msfml_jax import config_base
+from msfml_jax import config_base, tasks
 from msfml_jax.data import readers, validate
+from msfml_jax.tasks import pubmed, semeval
 
 
 def _set(**fields):
@@ -33,7 +34,7 @@ BAD_GRAPHS = {
     "blank_token": (_set(token=["The", "storm", "caused", " ", "flood"]), "token",
                     "token 3 is empty"),
     "overlapping_spans": (_set(subj_start=1, subj_end=2, obj_start=2, obj_end=4), "obj_start",
-                          "overlaps the subj span"),
+                          "overlaps entity 1's span [1, 2] ('subj_start')"),
     "same_span": (_set(obj_start=1, obj_end=1), "obj_start", "overlaps"),
 }
 
@@ -176,16 +177,18 @@ def test_empty_split_names_the_split_and_its_file(tmp_path, case, words):
 
 def test_every_real_record_passes(shared_data_dir):
   """Every record of the real SemEval (both parses) and PubMed (both arities) files."""
-  files = [(shared_data_dir / "semeval" / f, "semeval", ("subj", "obj"))
+  config = config_base.base_config()
+  files = [(shared_data_dir / "semeval" / f, "semeval")
            for f in ("train.json", "test.json", "test_corenlp_aggcn.json")]
   for arity in ("binary", "ternary"):
-    fields = tuple(s for s, _ in readers.PUBMED_SLOTS[arity])
-    files += [(p, arity, fields) for p in sorted((shared_data_dir / "pubmed" / arity).glob("*.json"))]
+    files += [(p, arity) for p in sorted((shared_data_dir / "pubmed" / arity).glob("*.json"))]
   total = 0
-  for path, kind, fields in files:
-    records = (readers.read_semeval(path, False) if kind == "semeval"
-               else readers.read_pubmed_fold(path, kind, "multi"))
-    validate.check_records(path, records, fields, validate.rules_for(
-        "semeval" if kind == "semeval" else "pubmed"))
+  for path, kind in files:
+    if kind == "semeval":
+      records, task = semeval.read_semeval(path, False), tasks.get("semeval")
+    else:
+      config.data.arity = kind
+      records, task = pubmed.read_pubmed_fold(path, kind, "multi"), tasks.get("pubmed")
+    validate.check_records(path, records, task.validation_fields(config), task.graph_rules)
     total += len(records)
   assert total == 8000 + 2717 * 2 + 6087 + 6987

@@ -30,7 +30,7 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-from msfml_jax import cli, evaluate, plotting, train  # pylint: disable=g-import-not-at-top
+from msfml_jax import cli, plotting, tasks, train  # pylint: disable=g-import-not-at-top
 
 DEFAULT_ALPHAS = (0.1, 0.5, 0.9)
 DEFAULT_BETAS = (0.01, 0.05, 0.09)
@@ -85,7 +85,7 @@ def run_sweep(config, workdir: str | pathlib.Path,
               points: Sequence[tuple[float, float]]) -> list[dict[str, Any]]:
   """Trains every point; returns CSV rows (alpha, beta, metric, value, test metrics...)."""
   workdir = pathlib.Path(workdir)
-  metric = config.select_metric or evaluate.main_metric(config.data.task, config.data.directed)
+  metric = tasks.get(config).selection_metric(config)
   rows = []
   for i, (alpha, beta) in enumerate(points, 1):
     logging.info("sweep point %d/%d: alpha=%g beta=%g", i, len(points), alpha, beta)

@@ -74,12 +74,15 @@ def input_paths(config: ml_collections.ConfigDict) -> dict[str, pathlib.Path]:
 
 
 def code_fingerprint() -> str:
-  """sha256 over the source of the preprocessing modules (missing ones are skipped)."""
+  """sha256 over the source of the preprocessing modules and of the task registry (readers,
+  label sets, the record schema; missing ones are skipped)."""
   h = hashlib.sha256()
-  for name in _CODE_MODULES:
-    path = pathlib.Path(__file__).resolve().parent / name
+  here = pathlib.Path(__file__).resolve().parent
+  task_files = sorted((here.parent / "tasks").glob("*.py")) + sorted(
+      (here.parent / "tasks").glob("*.json"))
+  for path in [here / name for name in _CODE_MODULES] + task_files:
     if path.is_file():
-      h.update(name.encode() + b"\0" + path.read_bytes())
+      h.update(path.name.encode() + b"\0" + path.read_bytes())
   return h.hexdigest()
 
 

@@ -1,11 +1,9 @@
 """Readers: dataset files -> lists of `Record` (see docs/design.md).
 
-Formats (details in the shared data README):
-  * SemEval-2010 Task 8 and TACRED: TACRED-style JSON arrays (`token`, `stanford_*`,
-    `subj_*`, `obj_*`); SemEval heads may be strings (AGGCN's CoreNLP file).
-  * PubMed n-ary: AGGCN's folds `fold{k}.json` with `first_*`, `second_*` (`third_*`) spans,
-    heads -1 for `self` tokens.
-Every problem raises `DataError` naming the file, the record index and the field.
+The per-dataset formats, label sets and file layouts live in the task registry
+(`msfml_jax/tasks/`, one module per task); this module holds what they share: the `Record`,
+path resolution, label files and the split logic (dev hold-out, length filter). Every problem
+raises `DataError` naming the file, the record index and the field.
 """
 
 from __future__ import annotations
@@ -39,184 +37,59 @@ class Record:
   source: str = ""
 
 
-SEMEVAL_RELATIONS = (
-    "Cause-Effect", "Component-Whole", "Content-Container", "Entity-Destination",
-    "Entity-Origin", "Instrument-Agency", "Member-Collection", "Message-Topic",
-    "Product-Producer")
-SEMEVAL_OTHER = "Other"
-TACRED_NEGATIVE = "no_relation"
-PUBMED_NEGATIVE = "None"
-PUBMED_RELATIONS = ("resistance", "resistance or non-response", "response", "sensitivity")
-PUBMED_SLOTS = {"ternary": (("first", "drug"), ("second", "gene"), ("third", "mutation")),
-                "binary": (("first", "drug"), ("second", "mutation"))}
-
-
 def resolve_path(config: ml_collections.ConfigDict, name: str) -> pathlib.Path:
   """A config path: absolute as is, else relative to the resolved data_dir."""
   path = pathlib.Path(name).expanduser()
   return path if path.is_absolute() else paths.resolve_data_dir(config.data_dir) / path
 
 
-def _source(path: pathlib.Path, index: int) -> str:
+def source_name(path: pathlib.Path, index: int) -> str:
+  """`folder/file:index`, the `Record.source` of record `index` of `path`."""
   return f"{path.parent.name}/{path.name}:{index}"
 
 
+def read_label_file(path: pathlib.Path) -> list[str]:
+  """One label per non-blank line, in order; duplicates are an error."""
+  try:
+    labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+              if line.strip()]
+  except FileNotFoundError:
+    raise DataError(f"{path}: label file not found") from None
+  seen = set()
+  for number, label in enumerate(labels, 1):
+    if label in seen:
+      raise DataError(f"{path}: label {label!r} repeated (label {number})")
+    seen.add(label)
+  if not labels:
+    raise DataError(f"{path}: no labels")
+  return labels
+
+
 # ---------------------------------------------------------------------------------------------
-# Labels.
+# What the configured task declares (msfml_jax.tasks); imported late: tasks import this module.
 
-def semeval_directed_labels() -> list[str]:
-  """Other, then the 18 directed labels sorted."""
-  return [SEMEVAL_OTHER] + sorted(f"{r}({d})" for r in SEMEVAL_RELATIONS
-                                  for d in ("e1,e2", "e2,e1"))
-
-
-def _tacred_labels(config: ml_collections.ConfigDict) -> list[str]:
-  """label_file order, else the train labels sorted with no_relation first."""
-  if config.data.label_file:
-    path = resolve_path(config, config.data.label_file)
-    try:
-      labels = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    except FileNotFoundError:
-      raise DataError(f"{path}: label file not found") from None
-    if len(set(labels)) != len(labels):
-      raise DataError(f"{path}: duplicate labels")
-    return labels
-  path = resolve_path(config, config.data.train_file)
-  found = {jf.get(r, f"{path}: record {i}", "relation")
-           for i, r in enumerate(jf.read_json_array(path))}
-  return [TACRED_NEGATIVE] + sorted(found - {TACRED_NEGATIVE})
+def _task(config: ml_collections.ConfigDict):
+  from msfml_jax import tasks  # pylint: disable=import-outside-toplevel
+  return tasks.get(config)
 
 
 def label_names(config: ml_collections.ConfigDict) -> list[str]:
   """The fixed label order of the configured task; index = label id."""
-  d = config.data
-  if d.task == "semeval":
-    if d.directed:
-      return semeval_directed_labels()
-    return [SEMEVAL_OTHER] + sorted(SEMEVAL_RELATIONS)
-  if d.task == "tacred":
-    return _tacred_labels(config)
-  if d.task == "pubmed":
-    if d.label_set == "binary":
-      return ["No", "Yes"]
-    if d.label_set == "multi":
-      return [PUBMED_NEGATIVE] + sorted(PUBMED_RELATIONS)
-    raise ValueError(f"unknown data.label_set {d.label_set!r}")
-  raise ValueError(f"unknown data.task {d.task!r}")
+  return _task(config).label_names(config)
 
 
 def num_entities(config: ml_collections.ConfigDict) -> int:
-  """Entity slots per record: 3 for PubMed ternary, else 2."""
-  return len(span_fields(config))
+  """Entity slots per record of the configured task."""
+  return _task(config).num_entities(config)
 
 
-def span_fields(config: ml_collections.ConfigDict) -> tuple[str, ...]:
-  """The JSON prefix of each entity span (`subj`, `obj`; PubMed `first`, `second`[, `third`])."""
-  if config.data.task == "pubmed":
-    return tuple(slot for slot, _ in PUBMED_SLOTS[config.data.arity])
-  return ("subj", "obj")
-
-
-# ---------------------------------------------------------------------------------------------
-# Formats.
-
-def read_semeval(path: pathlib.Path, directed: bool) -> list[Record]:
-  """SemEval JSON; `relation` may be undirected or directed (`X(e2,e1)`), heads int or str."""
-  directed_set = set(semeval_directed_labels())
-  undirected_set = {SEMEVAL_OTHER, *SEMEVAL_RELATIONS}
-  records = []
-  for i, raw in enumerate(jf.read_json_array(path)):
-    where = f"{path}: record {i}"
-    tokens, pos, heads, deprels = jf.parse_tokens(raw, where)
-    spans = [jf.span(raw, where, p, len(tokens)) for p in ("subj", "obj")]
-    relation = jf.get(raw, where, "relation")
-    if "relation_directed" in raw:
-      label_directed = jf.label(raw, where, "relation_directed", directed_set)
-    elif relation in directed_set and relation != SEMEVAL_OTHER:
-      label_directed = relation
-    else:
-      label_directed = None
-    if directed:
-      if label_directed is None and relation != SEMEVAL_OTHER:
-        jf.label(raw, where, "relation_directed", directed_set)  # raises: missing
-      label = label_directed or SEMEVAL_OTHER
-    else:
-      label = relation.split("(")[0] if isinstance(relation, str) else relation
-      if label not in undirected_set:
-        raise jf.fail(where, "relation", f"unknown label {relation!r}")
-    records.append(Record(str(jf.get(raw, where, "id")), tokens, pos, heads, deprels, spans,
-                          label, False, None, label_directed, _source(path, i)))
-  return records
-
-
-def read_tacred(path: pathlib.Path, labels: list[str]) -> list[Record]:
-  """TACRED JSON with subj_type/obj_type as entity types; labels must be in `labels`."""
-  allowed = set(labels)
-  records = []
-  for i, raw in enumerate(jf.read_json_array(path)):
-    where = f"{path}: record {i}"
-    tokens, pos, heads, deprels = jf.parse_tokens(raw, where)
-    spans = [jf.span(raw, where, p, len(tokens)) for p in ("subj", "obj")]
-    types = [jf.get(raw, where, "subj_type"), jf.get(raw, where, "obj_type")]
-    label = jf.label(raw, where, "relation", allowed)
-    records.append(Record(str(jf.get(raw, where, "id")), tokens, pos, heads, deprels, spans,
-                          label, False, types, None, _source(path, i)))
-  return records
-
-
-def read_pubmed_fold(path: pathlib.Path, arity: str, label_set: str) -> list[Record]:
-  """One PubMed fold; `binary` label set maps None -> No and every relation -> Yes."""
-  slots = PUBMED_SLOTS[arity]
-  allowed = {PUBMED_NEGATIVE, *PUBMED_RELATIONS}
-  types = [t for _, t in slots]
-  records = []
-  for i, raw in enumerate(jf.read_json_array(path)):
-    where = f"{path}: record {i}"
-    tokens, pos, heads, deprels = jf.parse_tokens(raw, where, allow_no_head=True)
-    spans = [jf.span(raw, where, slot, len(tokens)) for slot, _ in slots]
-    label = jf.label(raw, where, "relation", allowed)
-    if label_set == "binary":
-      label = "No" if label == PUBMED_NEGATIVE else "Yes"
-    records.append(Record(str(jf.get(raw, where, "id")), tokens, pos, heads, deprels, spans,
-                          label, "next" in deprels, list(types), None, _source(path, i)))
-  return records
+def input_files(config: ml_collections.ConfigDict) -> dict[str, pathlib.Path]:
+  """Every file the configured splits are read from (also what the cache key hashes)."""
+  return _task(config).input_files(config)
 
 
 # ---------------------------------------------------------------------------------------------
 # Splits.
-
-def input_files(config: ml_collections.ConfigDict) -> dict[str, pathlib.Path]:
-  """Every file the configured splits are read from (also what the cache key hashes)."""
-  d = config.data
-  if d.task == "pubmed":
-    if not 0 <= d.fold < d.num_folds:
-      raise ValueError(f"data.fold {d.fold} not in [0, {d.num_folds})")
-    folder = resolve_path(config, d.train_file)
-    files = {f"train_fold{k}": folder / f"fold{k}.json"
-             for k in range(d.num_folds) if k != d.fold}
-    files["test"] = resolve_path(config, d.test_file) / f"fold{d.fold}.json"
-    return files
-  files = {"train": resolve_path(config, d.train_file),
-           "test": resolve_path(config, d.test_file)}
-  if d.dev_file:
-    files["dev"] = resolve_path(config, d.dev_file)
-  if d.label_file:
-    files["labels"] = resolve_path(config, d.label_file)
-  return files
-
-
-def _reader(config: ml_collections.ConfigDict):
-  """path -> records for the configured task (TACRED's label list is read once)."""
-  d = config.data
-  if d.task == "semeval":
-    return lambda path: read_semeval(path, d.directed)
-  if d.task == "tacred":
-    labels = label_names(config)
-    return lambda path: read_tacred(path, labels)
-  if d.task == "pubmed":
-    return lambda path: read_pubmed_fold(path, d.arity, d.label_set)
-  raise ValueError(f"unknown data.task {d.task!r}")
-
 
 def _hold_out(train: list[Record], n: int, seed: int) -> tuple[list[Record], list[Record]]:
   """Splits `n` records off train with a seeded permutation; both keep the file order."""
@@ -229,14 +102,14 @@ def _hold_out(train: list[Record], n: int, seed: int) -> tuple[list[Record], lis
   return rest, dev
 
 
-def _read_checked(config: ml_collections.ConfigDict):
-  """path -> records, each checked by `validate` (graph, tokens, spans) under its task's rules."""
-  read, fields = _reader(config), span_fields(config)
-  rules = validate.rules_for(config.data.task)
+def _read_checked(task, config: ml_collections.ConfigDict):
+  """path -> records of `task`'s reader, each checked by `validate` (graph, tokens, spans)
+  under the task's `graph_rules`."""
+  read, fields = task.reader(config), task.validation_fields(config)
 
   def read_and_check(path: pathlib.Path) -> list[Record]:
     records = read(path)
-    validate.check_records(path, records, fields, rules)
+    validate.check_records(path, records, fields, task.graph_rules)
     return records
   return read_and_check
 
@@ -259,8 +132,9 @@ def load_splits(config: ml_collections.ConfigDict) -> dict[str, list[Record]]:
   d = config.data
   if d.dev_file and d.dev_holdout > 0:
     raise ValueError("set either data.dev_file or data.dev_holdout, not both")
-  read = _read_checked(config)
-  files = input_files(config)
+  task = _task(config)
+  read = _read_checked(task, config)
+  files = task.input_files(config)
   train = [r for name, p in files.items() if name.startswith("train") for r in read(p)]
   splits = {"train": train, "test": read(files["test"])}
   if d.dev_file:

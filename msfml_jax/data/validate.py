@@ -2,8 +2,9 @@
 tokens, overlapping entity spans, record lengths against the buckets, empty splits.
 
 Every check raises `DataError` naming the file, the record index and the field (see
-`json_fields.fail`). The rules a task's data follows are one `GraphRules` value per task
-(`RULES`), so that a reader moved elsewhere keeps its rules by name:
+`json_fields.fail`; `Fields` gives the names the task's files use). The rules a task's data
+follows are its `Task.graph_rules` (msfml_jax/tasks/), checked by `readers.load_splits` for
+every task's reader:
 
   * exactly one root (head 0) per record. Multi-sentence records (PubMed, predict's parsed
     text) link each sentence root to the previous one with a `next` edge, so they too have
@@ -43,12 +44,14 @@ class GraphRules:
 
 TREE = GraphRules()
 COLLAPSED = GraphRules(no_head=True, cycles=True, overlapping_spans=True)
-RULES = {"semeval": TREE, "tacred": TREE, "pubmed": COLLAPSED}
 
 
-def rules_for(task: str) -> GraphRules:
-  """The rules of `task` (a task without an entry gets the strict tree rules)."""
-  return RULES.get(task, TREE)
+@dataclasses.dataclass(frozen=True)
+class Fields:
+  """The names, in the task's files, of the fields the messages point at."""
+  spans: tuple[str, ...]        # the field naming each entity's span (`subj_start`, ...)
+  token: str = "token"
+  head: str = "stanford_head"
 
 
 def find_cycle(heads: Sequence[int]) -> list[int] | None:
@@ -75,30 +78,30 @@ class Tolerated:
 
 
 def check_record(where: str, tokens: Sequence[str], heads: Sequence[int],
-                 spans: Sequence[tuple[int, int]], span_fields: Sequence[str],
+                 spans: Sequence[tuple[int, int]], fields: Fields,
                  rules: GraphRules = TREE, tolerated: Tolerated | None = None) -> None:
   """Raises DataError for the first problem of one record.
 
-  heads: 1-based, 0 = root, -1 = no head, already range-checked. span_fields: the JSON prefix
-  of each span (`subj`, `obj`; PubMed `first`..), used to name the field.
+  heads: 1-based, 0 = root, -1 = no head, already range-checked. fields: the field names
+  the messages use.
   """
   for i, token in enumerate(tokens):
     if not token.strip():
-      raise jf.fail(where, "token", f"token {i} is empty ({token!r})")
+      raise jf.fail(where, fields.token, f"token {i} is empty ({token!r})")
   roots = [i for i, h in enumerate(heads) if h == 0]
   if len(roots) != 1:
-    raise jf.fail(where, "stanford_head",
+    raise jf.fail(where, fields.head,
                   f"{len(roots)} roots (head 0 at tokens {roots}); a record needs exactly one "
                   f"(link further sentence roots to the previous one with a 'next' edge)")
   for i, h in enumerate(heads):
     if h == i + 1:
-      raise jf.fail(where, "stanford_head", f"token {i} is its own head")
+      raise jf.fail(where, fields.head, f"token {i} is its own head")
     if h < 0 and not rules.no_head:
-      raise jf.fail(where, "stanford_head", f"token {i} has no head ({h})")
+      raise jf.fail(where, fields.head, f"token {i} has no head ({h})")
   cycle = find_cycle(heads)
   if cycle is not None:
     if not rules.cycles:
-      raise jf.fail(where, "stanford_head", f"tokens {cycle} form a head cycle "
+      raise jf.fail(where, fields.head, f"tokens {cycle} form a head cycle "
                     f"({' -> '.join(str(t) for t in cycle + cycle[:1])})")
     if tolerated is not None:
       tolerated.cycles += 1
@@ -106,9 +109,9 @@ def check_record(where: str, tokens: Sequence[str], heads: Sequence[int],
   if overlap is not None:
     a, b = overlap
     if not rules.overlapping_spans:
-      raise jf.fail(where, f"{span_fields[b]}_start",
-                    f"entity span {list(spans[b])} overlaps the {span_fields[a]} span "
-                    f"{list(spans[a])}")
+      raise jf.fail(where, fields.spans[b],
+                    f"entity span {list(spans[b])} overlaps entity {a + 1}'s span "
+                    f"{list(spans[a])} ('{fields.spans[a]}')")
     if tolerated is not None:
       tolerated.overlapping_spans += 1
 
@@ -121,13 +124,12 @@ def _overlapping(spans: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
   return None
 
 
-def check_records(path, records, span_fields: Sequence[str], rules: GraphRules) -> None:
+def check_records(path, records, fields: Fields, rules: GraphRules) -> None:
   """`check_record` for every record read from `path` (record index = position in the file);
   logs how many records use what `rules` tolerate."""
   tolerated = Tolerated()
   for i, r in enumerate(records):
-    check_record(f"{path}: record {i}", r.tokens, r.heads, r.spans, span_fields, rules,
-                 tolerated)
+    check_record(f"{path}: record {i}", r.tokens, r.heads, r.spans, fields, rules, tolerated)
   if tolerated.cycles or tolerated.overlapping_spans:
     logging.info("%s: kept %d records with a head cycle and %d with overlapping entity spans "
                  "(allowed for this task)", path, tolerated.cycles, tolerated.overlapping_spans)

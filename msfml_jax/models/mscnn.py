@@ -85,7 +85,9 @@ class MSCNN(nn.Module):
     dilation: horizontal dilation rate r (model.mscnn_dilation).
     vertical: add the vertical branch (model.mscnn_vertical).
     vertical_channels: feature maps of the vertical convolution.
-    combine: "concat" (branches concatenated, then a linear layer and f) or "sum".
+    combine: "concat" (branches concatenated, then a linear layer and f), "stack" (the
+      branches concatenated and nothing else: x = [f(c_3); f(c_4); f(c_5); vertical], eq. 3
+      read literally) or "sum".
     norm: "layernorm" puts a bias-free LayerNorm between the combining layer and its f
       (model.branch_norm; see `branch_activation`).
   """
@@ -116,6 +118,11 @@ class MSCNN(nn.Module):
     if self.combine == "concat":
       h = branch_activation(nn.Dense(self.features, name="combine")(
           jnp.concatenate(branches, -1)), self.norm)
+    elif self.combine == "stack":
+      h = jnp.concatenate(branches, -1)
+      if h.shape[-1] != self.features:
+        raise ValueError(f"model.mscnn_combine='stack' needs hidden_dim ({self.features}) "
+                         f"divisible by the {num_branches} branches")
     elif self.combine == "sum":
       h = sum(branches[1:], branches[0])
     else:

@@ -74,6 +74,7 @@ def syntactic_encoder(config: ml_collections.ConfigDict) -> msgcn.MSGCN | None:
     return msgcn.MSGCN(config.hidden_dim, num_layers=config.gcn_layers,
                        multi_scale=config.msgcn == "multi",
                        refined=config.refined_adjacency, norm=config.branch_norm,
+                       output=config.msgcn_output,
                        name="msgcn" if config.msgcn == "multi" else "gcn")
   raise ValueError(f"unknown model.msgcn {config.msgcn!r}")
 

@@ -17,7 +17,9 @@ Our reading of the three scales:
     The other reading, that refining "restores the original topological structure", uses the
     dependency adjacency itself (`refined="original"`, model.refined_adjacency).
   y = f(Linear([h_o ; assign h_c' ; h_r])): every token keeps its original, lifted coarse and
-    refined views, and a linear layer mixes the three scales.
+    refined views, and a linear layer mixes the three scales (`output="combine"`); or y = h_r,
+    the refined graph's GCN output, the last of the three operations (`output="refined"`,
+    eq. 4-5 read literally: no layer of ours after the paper's GCNs).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class MSGCN(nn.Module):
     num_layers: GCN layers on the original graph (model.gcn_layers).
     multi_scale: False is the plain GCN of the ablation (original graph only).
     refined: the refined graph's adjacency, "lifted" | "original" (model.refined_adjacency).
+    output: "combine" | "refined" (model.msgcn_output, module docstring).
     norm: "layernorm" puts a bias-free LayerNorm before the combining layer's ReLU
       (model.branch_norm, `mscnn.branch_activation`).
   """
@@ -83,6 +86,7 @@ class MSGCN(nn.Module):
   multi_scale: bool = True
   refined: str = "lifted"
   norm: str = "none"
+  output: str = "combine"
 
   @nn.compact
   def __call__(self, t: jax.Array, adj: jax.Array, assign: jax.Array,
@@ -103,6 +107,10 @@ class MSGCN(nn.Module):
     else:
       raise ValueError(f"unknown model.refined_adjacency {self.refined!r} (lifted | original)")
     refined = GCNLayer(self.features, name="refined")(lifted + h, refined_adj)
+    if self.output == "refined":
+      return refined * mask[..., None].astype(refined.dtype)
+    if self.output != "combine":
+      raise ValueError(f"unknown model.msgcn_output {self.output!r} (combine | refined)")
     y = mscnn.branch_activation(nn.Dense(self.features, name="combine")(
         jnp.concatenate([h, lifted, refined], axis=-1)), self.norm)
     # The combining layer's bias would make padding rows non-zero.
