@@ -1,11 +1,13 @@
 """The workdir lock: one training process (or one multi-host run) per workdir.
 
-`<workdir>/lock.json` holds the holder's PID, host and start time. A second process on a
-locked workdir stops at once with a message naming the holder. A lock whose PID no longer runs
-on this host (a run killed with kill -9) is stale and is taken over with a warning; a lock
-held on another host cannot be checked from here, so it is refused with a message saying how
-to remove it. In a multi-host run process 0 takes the lock for every process (the workdir is
-shared) and tells the others the outcome, so they all stop together.
+`<workdir>/lock.json` holds the holder's PID, host and start time; the holder touches it every
+HEARTBEAT_S seconds. A second process on a locked workdir stops at once with a message naming
+the holder. A lock whose PID no longer runs on this host (a run killed with kill -9) is stale
+and is taken over with a warning; so is a lock from another host that has not been touched
+for STALE_AFTER_S seconds (a preempted VM, a Colab session that ended, on shared storage).
+A fresh lock of another host is refused with a message saying how to remove it. In a
+multi-host run process 0 takes the lock for every process (the workdir is shared) and tells
+the others the outcome, so they all stop together.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import os
 import pathlib
 import socket
 import sys
+import threading
+import time
 from typing import Iterator
 
 from absl import logging
@@ -24,6 +28,8 @@ from absl import logging
 from msfml_jax import cli
 
 LOCK_FILE = "lock.json"
+HEARTBEAT_S = 60
+STALE_AFTER_S = 600
 
 
 class WorkdirError(cli.UserError):
@@ -65,6 +71,20 @@ def _read_holder(path: pathlib.Path) -> dict | None:
     return {}  # unreadable or half-written: treated as held by an unknown process
 
 
+def _age(path: pathlib.Path) -> float:
+  try:
+    return time.time() - path.stat().st_mtime
+  except FileNotFoundError:
+    return 0.0
+
+
+def _heartbeat(path: pathlib.Path, stop: threading.Event) -> None:
+  """Touches the lock every HEARTBEAT_S seconds until `stop` is set."""
+  while not stop.wait(HEARTBEAT_S):
+    with contextlib.suppress(OSError):
+      os.utime(path)
+
+
 def _describe(holder: dict) -> str:
   return (f"PID {holder.get('pid', '?')} on host {holder.get('host', '?')} "
           f"(since {holder.get('started', '?')})")
@@ -86,8 +106,13 @@ def acquire(workdir: pathlib.Path) -> pathlib.Path:
         continue  # released meanwhile
       pid = holder.get("pid")
       if holder.get("host") == me["host"] and isinstance(pid, int) and not _pid_alive(pid):
-        logging.warning("Taking over the stale lock %s of %s: that process no longer runs.",
-                        path, _describe(holder))
+        why = "that process no longer runs"
+      elif holder.get("host") != me["host"] and _age(path) > STALE_AFTER_S:
+        why = f"not touched for {_age(path):.0f} s (its heartbeat is every {HEARTBEAT_S} s)"
+      else:
+        why = None
+      if why:
+        logging.warning("Taking over the stale lock %s of %s: %s.", path, _describe(holder), why)
         with contextlib.suppress(FileNotFoundError):
           path.unlink()
         continue
@@ -138,8 +163,13 @@ def locked(workdir: str | pathlib.Path) -> Iterator[None]:
     except cli.UserError as e:
       error = e
   _agree(error)
+  stop = threading.Event()
+  if path is not None:
+    threading.Thread(target=_heartbeat, args=(path, stop), daemon=True,
+                     name="workdir-lock-heartbeat").start()
   try:
     yield
   finally:
+    stop.set()
     if path is not None:
       release(path)

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -53,10 +54,26 @@ def test_stale_lock_is_taken_over_with_a_warning(tmp_path, caplog):
   assert f"stale lock" in caplog.text and f"PID {dead.pid}" in caplog.text
 
 
-def test_lock_held_on_another_host_is_refused(tmp_path):
+def test_lock_held_on_another_host_is_refused_until_its_heartbeat_stops(tmp_path, caplog):
   _write_lock(tmp_path, 1, host="some-other-host")
   with pytest.raises(workdir.WorkdirLocked, match="PID 1 on host some-other-host.*delete"):
     workdir.acquire(tmp_path)
+  old = time.time() - workdir.STALE_AFTER_S - 5  # e.g. a Colab session that ended
+  os.utime(tmp_path / workdir.LOCK_FILE, (old, old))
+  with caplog.at_level(logging.WARNING):
+    workdir.release(workdir.acquire(tmp_path))
+  assert "not touched for" in caplog.text
+
+
+def test_the_holder_touches_its_lock(tmp_path, monkeypatch):
+  monkeypatch.setattr(workdir, "HEARTBEAT_S", 0.05)
+  with workdir.locked(tmp_path):
+    path = tmp_path / workdir.LOCK_FILE
+    os.utime(path, (0, 0))
+    deadline = time.time() + 10
+    while path.stat().st_mtime == 0 and time.time() < deadline:
+      time.sleep(0.05)
+    assert path.stat().st_mtime > 0
 
 
 def test_unwritable_workdir_is_a_workdir_error(tmp_path):
