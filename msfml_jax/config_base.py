@@ -85,6 +85,9 @@ def model_config() -> ml_collections.ConfigDict:
   # "layernorm": a bias-free LayerNorm before the final ReLU of the MSCNN's and the MSGCN's
   # combining layers, which keeps those ReLUs alive at high SGD rates (docs/results.md).
   m.branch_norm = "none"
+  # Bi-attention scores h^loc . h^glo as eq. 8 (none) or divided by sqrt(hidden_dim) (sqrt_d,
+  # scaled dot-product attention).
+  m.attention_scale = "none"
   m.input_dropout = 0.5
   m.dropout = 0.3
   m.entity_pooling = "max"      # max | mean over each entity's tokens in h

@@ -396,6 +396,10 @@ def test_bi_attention_against_loops_and_mask():
   np.testing.assert_allclose(out_glo[0, :3], g + a @ g, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(out_loc[0, :3], lo + b @ lo, rtol=1e-5, atol=1e-6)
   assert not np.any(out_glo[0, 3]) and not np.any(out_loc[0, 3])
+  # A temperature divides the scores (model.attention_scale="sqrt_d" uses sqrt(D)).
+  scaled_glo, _ = fusion.bi_attention(jnp.asarray(glo), jnp.asarray(loc), jnp.asarray(mask), 2.0)
+  a2 = np.exp(s / 2) / np.exp(s / 2).sum(1, keepdims=True)
+  np.testing.assert_allclose(scaled_glo[0, :3], g + a2 @ g, rtol=1e-5, atol=1e-6)
 
 
 def test_conv_gate_and_bilstm_shapes():

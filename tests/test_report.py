@@ -46,6 +46,12 @@ Hand-written text between.
 <!-- report:semeval_sweep begin -->
 <!-- report:semeval_sweep end -->
 
+<!-- report:semeval_probe begin -->
+<!-- report:semeval_probe end -->
+
+<!-- report:branch_death begin -->
+<!-- report:branch_death end -->
+
 <!-- report:runs begin -->
 <!-- report:runs end -->
 
@@ -203,3 +209,38 @@ def test_committed_doc_is_up_to_date_with_committed_results():
   result = subprocess.run([sys.executable, "tools/report.py", "--check"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_probe_and_branch_death_sections(tmp_path):
+  root = tmp_path / "results"
+  add_run(root, "semeval_probe", "aggcn_fixed", suites.PROBE.config,
+          {**suites.PROBE.overrides, **suites.PROBES["aggcn_fixed"]},
+          {"macro_f1": 77.5, "aggcn_macro_f1": 78.25}, dead=[(0.04, 0.84), (0.9, 0.93)])
+  metrics = root / "semeval_probe" / "aggcn_fixed" / "metrics.jsonl"
+  with metrics.open("a") as f:
+    for epoch, f1 in ((1, 41.0), (2, 77.5)):
+      f.write(json.dumps({"step": epoch, "epoch": epoch, "split": "test",
+                          "metrics": {"macro_f1": f1}}) + "\n")
+  death = root / "branch_death"
+  death.mkdir()
+  layers = {"msgcn/combine": {"zero_frac": 0.95, "pre_mean": -0.057, "pre_std": 0.045,
+                              "bias_mean": -0.029, "dead_units": 0.12},
+            "msgcn/original_1": {"zero_frac": 0.8, "dead_units": 0.0},
+            "mscnn/combine": {"zero_frac": 0.49, "dead_units": 0.0}}
+  (death / "lr05.jsonl").write_text(
+      json.dumps({"step": 10, "metrics": {"y_dead": 0.72, "x_dead": 0.04}, "layers": layers})
+      + "\n")
+  (death / "lr05.command.txt").write_text("python tools/diagnose_branches.py --config=x\n")
+  doc = tmp_path / "results.md"
+  doc.write_text(DOC)
+  report.report(root, doc, tmp_path / "figures")
+  text = doc.read_text()
+  probe = _section(text, "semeval_probe")
+  assert "| aggcn_fixed | `optim.learning_rate=0.5`" in probe
+  assert "| 41.00 77.50 | 77.50 | 78.25 | 0.04 0.90 | 0.84 0.93 |" in probe
+  death_table = _section(text, "branch_death")
+  assert "| lr05 | 10 | 0.72 | 0.04 | 0.95 | -0.057 | 0.045 | -0.029 | 0.80 | 0.49 |" in death_table
+  assert "`python tools/diagnose_branches.py --config=x`" in death_table
+  (death / "lr05.command.txt").unlink()
+  with pytest.raises(ValueError, match="command.txt is missing"):
+    report.report(root, doc, tmp_path / "figures")

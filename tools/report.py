@@ -367,7 +367,68 @@ def runs_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   return table(header, rows, "llrrrrrrl") + "\n\n" + _WALL_NOTE
 
 
+def _per_epoch(entry: Entry, split: str, key: str) -> dict[int, float]:
+  return {r["epoch"]: r["metrics"][key] for r in entry.rows
+          if r.get("split") == split and key in r.get("metrics", {})}
+
+
+def _trajectory(values: Mapping[int, float]) -> str:
+  return " ".join(f"{values[e]:.2f}" for e in sorted(values)) if values else DASH
+
+
+def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """The regime probes (`semeval_probe`): what each changes, its F1 and dead fractions by
+  epoch (train-epoch means of x_dead / y_dead)."""
+  runs = in_suite(entries, "semeval_probe")
+  if not runs:
+    return no_runs("semeval_probe")
+  probes = getattr(context["suites"], "PROBES", {})
+  rows = []
+  for e in runs:
+    f1 = _per_epoch(e, "test", "macro_f1")
+    last = e.results["final"].get("test", {})
+    change = ", ".join(f"`{k}={v}`" for k, v in probes.get(e.name, {}).items()) or "—"
+    rows.append([e.name, change, _trajectory(f1), fmt(last.get("macro_f1")),
+                 fmt(last.get(AGGCN)), _trajectory(_per_epoch(e, "train_epoch", "x_dead")),
+                 _trajectory(_per_epoch(e, "train_epoch", "y_dead"))])
+  header = ["run", "changes against configs/semeval_fast.py (8 epochs)",
+            "test macro-F1 by epoch", "last", "AGGCN macro-F1", "x_dead by epoch",
+            "y_dead by epoch"]
+  return table(header, rows, "lllrrll") + "\n\nCommands: the runs table."
+
+
+def branch_death_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """The first training steps, layer by layer (`tools/diagnose_branches.py --config=...`):
+  results/branch_death/NAME.jsonl with NAME.command.txt beside it."""
+  del entries
+  folder = context["results_dir"] / "branch_death"
+  files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+  if not files:
+    return "_No runs yet: `python tools/diagnose_branches.py --config=...` (see the text)._"
+  rows, commands = [], []
+  for path in files:
+    command = path.with_name(path.stem + ".command.txt")
+    if not command.is_file():
+      raise ValueError(f"{path}: {command.name} is missing beside it")
+    commands.append(f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`")
+    for r in _read_jsonl(path):
+      m, layers = r.get("metrics", {}), r["layers"]
+      gcn = layers.get("msgcn/norm") or layers.get("msgcn/combine") or {}
+      cnn = layers.get("mscnn/norm") or layers.get("mscnn/combine") or {}
+      rows.append([path.stem, str(r["step"]), fmt(m.get("y_dead")), fmt(m.get("x_dead")),
+                   fmt(gcn.get("zero_frac")), fmt(gcn.get("pre_mean"), 3),
+                   fmt(gcn.get("pre_std"), 3), fmt(gcn.get("bias_mean"), 3),
+                   fmt(layers.get("msgcn/original_1", {}).get("zero_frac")),
+                   fmt(cnn.get("zero_frac"))])
+  header = ["probe", "step", "y_dead (batch)", "x_dead (batch)", "msgcn/combine zeros",
+            "its input mean", "its input std", "its bias mean", "msgcn/original_1 zeros",
+            "mscnn/combine zeros"]
+  return table(header, rows, "lrrrrrrrrr") + "\n\n" + "\n".join(commands)
+
+
 SECTIONS: dict[str, Callable[[Sequence[Entry], Mapping[str, Any]], str]] = {
+    "semeval_probe": probe_section,
+    "branch_death": branch_death_section,
     "ablation": ablation_section,
     "pubmed": pubmed_section,
     "semeval_paper": paper_run_section,
@@ -455,7 +516,8 @@ def build(results_dir: pathlib.Path, doc: pathlib.Path, figures_dir: pathlib.Pat
         write(rows, path)
       figures[name] = pathlib.Path(os.path.relpath(path, doc.parent)).as_posix()
       paths.append(path)
-  context = {"suites": suites_module or reproduce.load_suites(), "figures": figures}
+  context = {"suites": suites_module or reproduce.load_suites(), "figures": figures,
+             "results_dir": results_dir}
   sections = {name: make(entries, context) for name, make in SECTIONS.items()}
   return render(doc.read_text(encoding="utf-8"), sections, str(doc)), paths
 

@@ -44,18 +44,21 @@ class BiLSTM(nn.Module):
     return h * _expand_mask(mask, h)
 
 
-def bi_attention(h_glo: jax.Array, h_loc: jax.Array,
-                 mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+def bi_attention(h_glo: jax.Array, h_loc: jax.Array, mask: jax.Array,
+                 temperature: float = 1.0) -> tuple[jax.Array, jax.Array]:
   """Bi-attention exactly as eq. 8-9, softmax over real tokens only.
 
   a_ij = softmax_j(h^loc_j . h^glo_i), h~glo_i = h^glo_i + sum_j a_ij h^glo_j; symmetrically
   b_ji = softmax_i(h^glo_i . h^loc_j), h~loc_j = h^loc_j + sum_i b_ji h^loc_i.
   (Eq. 9 sums h^glo under glo-loc weights; we keep that rather than the usual cross sum.)
 
+  `temperature` divides the scores (1 = eq. 8; sqrt(D) = scaled dot-product attention,
+  model.attention_scale).
+
   Returns:
     (h~glo, h~loc), both [B, L, D] and zero on padding.
   """
-  scores = jnp.einsum("bid,bjd->bij", h_glo, h_loc)            # [B, L_glo, L_loc]
+  scores = jnp.einsum("bid,bjd->bij", h_glo, h_loc) / temperature   # [B, L_glo, L_loc]
   neg = jnp.finfo(scores.dtype).min
   key_mask = mask[:, None, :]
   a = jax.nn.softmax(jnp.where(key_mask, scores, neg), axis=-1)

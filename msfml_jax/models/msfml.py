@@ -131,7 +131,8 @@ class MSFML(nn.Module):
       h_glo = nn.Dense(cfg.hidden_dim, name="glo_proj")(h_glo) * mask[..., None]
 
     if h_loc is not None:
-      h = jnp.concatenate(fusion.bi_attention(h_glo, h_loc, mask), axis=-1)
+      temperature = {"none": 1.0, "sqrt_d": float(np.sqrt(h_loc.shape[-1]))}[cfg.attention_scale]
+      h = jnp.concatenate(fusion.bi_attention(h_glo, h_loc, mask, temperature), axis=-1)
     else:
       h = h_glo
 
