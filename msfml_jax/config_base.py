@@ -308,6 +308,7 @@ CHOICES = {
     "model.entity_pooling": ("max", "mean"),
     "model.refined_adjacency": ("lifted", "original"),
     "model.branch_norm": ("none", "layernorm"),
+    "model.attention_scale": ("none", "sqrt_d"),
     "optim.decay_rule": ("per_epoch", "on_plateau"),
     "loss.ce_on": ("anchor", "all"),
 }
