@@ -157,6 +157,8 @@ PROBES: dict[str, dict[str, Any]] = {
     # refined graph's GCN output (the combining Dense + ReLU layers are where units die).
     "aggcn_direct": {**AGGCN_REGIME, "model.mscnn_combine": "stack",
                      "model.msgcn_output": "refined"},
+    "aggcn_direct_gcn02": {**AGGCN_REGIME, "model.mscnn_combine": "stack",
+                           "model.msgcn_output": "refined", "optim.msgcn_lr_scale": 0.2},
 }
 
 

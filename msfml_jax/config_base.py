@@ -91,6 +91,9 @@ def model_config() -> ml_collections.ConfigDict:
   m.input_dropout = 0.5
   m.dropout = 0.3
   m.entity_pooling = "max"      # max | mean over each entity's tokens in h
+  # Compute dtype of activations and matmuls: float32 | bfloat16 (parameters, optimizer
+  # state and losses stay float32).
+  m.dtype = "float32"
   return m
 
 
@@ -178,7 +181,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.select_metric = ""          # "" = the task's main metric on dev (else on test)
   c.checkpoint_every_steps = 0  # 0 = at every evaluation only
   c.keep_checkpoints = 3
-  c.log_every_steps = 50
+  c.log_every_steps = 50        # training metrics are fetched from the device (and NaN-checked)
+                                # every this many steps, before each save and at epoch end
+  c.prefetch_batches = 2        # batches built and transferred ahead in a background thread
+  # JAX's persistent compilation cache: a resumed or repeated run loads its XLA programs.
+  # Relative paths are inside the cache directory (cache_dir); "" disables it.
+  c.compilation_cache_dir = "xla"
   c.distributed = False         # jax.distributed.initialize() (multi-host)
   c.plm = plm_config()          # used when model.word_input == "plm"
   return c
@@ -214,6 +222,8 @@ FIELD_ROLES = {
     "keep_checkpoints": FREE,
     "log_every_steps": FREE,
     "distributed": FREE,
+    "compilation_cache_dir": FREE,  # where XLA's compiled programs are kept
+    "prefetch_batches": FREE,     # how far the input pipeline runs ahead
     # data: everything changes the arrays except how evaluation batches are cut.
     "data.task": ARRAYS,
     "data.train_file": ARRAYS,

@@ -7,6 +7,8 @@ the global array, so the same code runs on one CPU, one GPU, a TPU VM or a pod s
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
@@ -42,9 +44,8 @@ def process_rows(global_rows: int) -> slice:
   return slice(start, start + per_process)
 
 
-def to_global(local_batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh,
-              example_axis: int) -> dict[str, jax.Array]:
-  """Assembles this process's rows into global, sharded jax arrays."""
+def to_global(local_batch: Any, mesh: jax.sharding.Mesh, example_axis: int) -> Any:
+  """Assembles this process's rows of every leaf (graphs too) into global, sharded arrays."""
   sharding = example_sharding(mesh, example_axis)
   nproc = jax.process_count()
 
@@ -53,11 +54,12 @@ def to_global(local_batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh,
     shape[example_axis] *= nproc
     return jax.make_array_from_process_local_data(sharding, x, tuple(shape))
 
-  return {k: assemble(v) for k, v in local_batch.items()}
+  return jax.tree.map(assemble, local_batch)
 
 
-def to_host(x: jax.Array) -> np.ndarray:
-  """Gathers a (possibly multi-host) global array onto every host as numpy."""
+def to_host(x: Any) -> Any:
+  """Gathers (possibly multi-host) global arrays, any pytree of them, onto every host as
+  numpy, in one transfer."""
   if jax.process_count() == 1:
-    return np.asarray(x)
-  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return jax.device_get(x)
+  return multihost_utils.process_allgather(x, tiled=True)

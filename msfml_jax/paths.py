@@ -38,3 +38,12 @@ def resolve_cache_dir(configured: str = "") -> pathlib.Path:
   if os.environ.get("MSFML_CACHE"):
     return pathlib.Path(os.environ["MSFML_CACHE"]).expanduser()
   return pathlib.Path("~/.cache/msfml_jax/cache").expanduser()
+
+
+def resolve_compilation_cache_dir(configured: str, cache_dir: str = "") -> pathlib.Path | None:
+  """JAX's persistent compilation cache directory (`config.compilation_cache_dir`): relative
+  paths are inside the cache directory, "" disables the cache (None)."""
+  if not configured:
+    return None
+  path = pathlib.Path(configured).expanduser()
+  return path if path.is_absolute() else resolve_cache_dir(cache_dir) / path

@@ -53,25 +53,14 @@ _RECORD_ERRORS = (ValueError, KeyError, IndexError, TypeError)
 
 def abstract_params(model: msfml.MSFML, dataset: cache.Dataset, config: ml_collections.ConfigDict,
                     plm_width: int = 0) -> Any:
-  """Shapes and dtypes of the model's parameters (nothing is computed or allocated).
+  """Shapes and dtypes of the model's parameters (`msfml.init_params`, nothing computed).
 
-  The example batch is a one-token-per-entity dummy record: parameter shapes do not depend
-  on the input, so no data split is needed. plm_width: the PLM's hidden size, for
-  `model.word_input == "plm"`.
+  Parameter shapes do not depend on the input, so an all-padding example batch will do.
+  plm_width: the PLM's hidden size, for `model.word_input == "plm"`.
   """
-  n = dataset.num_entities
-  dummy = readers.Record(id="shape", tokens=["."] * n, pos=["."] * n,
-                         heads=[0] + [1] * (n - 1), deprels=["root"] + ["dep"] * (n - 1),
-                         spans=[(i, i) for i in range(n)], label=dataset.label_names[0],
-                         cross_sentence=False, entity_types=None)
-  split = arrays_lib.records_to_arrays([dummy], dataset.vocab, n)
-  length = batching.bucket_length(n, config.data.buckets)
-  example = batching.make_batch(split, np.zeros(1, np.int64), 1, length)
-  if config.model.word_input == "plm":
-    example["word_vectors"] = np.zeros((1, length, plm_width), np.float32)
-  key = jax.random.key(0)
-  return jax.eval_shape(lambda: model.init({"params": key, "dropout": key}, example,
-                                           train=False)["params"])
+  width = plm_width if config.model.word_input == "plm" else 0
+  example = batching.example_batch(dataset.num_entities, min(config.data.buckets), width)
+  return jax.eval_shape(lambda: msfml.init_params(model, example))
 
 
 def load_model_inputs(workdir: str | pathlib.Path, config: ml_collections.ConfigDict

@@ -14,6 +14,7 @@ from flax import traverse_util
 from flax.training import train_state
 
 from msfml_jax import losses
+from msfml_jax.models import msfml
 
 
 class TrainState(train_state.TrainState):
@@ -95,19 +96,24 @@ def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int,
   return _scale_branches(tx, scales) if scales else tx
 
 
-def create_train_state(model: nn.Module, example_batch: dict[str, Any], tx: optax.GradientTransformation,
-                       seed: int) -> TrainState:
-  """Initialises parameters from one (unstacked) example batch."""
-  init_key, dropout_key = jax.random.split(jax.random.key(seed))
-  params = model.init({"params": init_key, "dropout": init_key}, example_batch, train=False)["params"]
-  return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
-                           dropout_key=jax.random.key_data(dropout_key),
-                           lr_scale=jnp.ones((), jnp.float32))
+def create_train_state(model: nn.Module, example_batch: dict[str, Any],
+                       tx: optax.GradientTransformation, seed: int,
+                       word_embeddings: Any = None, sharding: Any = None) -> TrainState:
+  """Initialises parameters (`msfml.init_params`, pretrained word vectors written in) and the
+  optimizer state in one jitted program, placed with `sharding` (e.g. replicated)."""
+  def create(batch, matrix):
+    init_key, dropout_key = jax.random.split(jax.random.key(seed))
+    params = msfml.init_variables(model, batch, init_key, matrix)
+    return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
+                             dropout_key=jax.random.key_data(dropout_key),
+                             lr_scale=jnp.ones((), jnp.float32))
+
+  return jax.jit(create, out_shardings=sharding)(example_batch, word_embeddings)
 
 
 def _flatten_triplet(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
   """[3, B, ...] -> [3B, ...]: one forward pass over anchors, positives and negatives."""
-  return {k: v.reshape((-1,) + v.shape[2:]) for k, v in batch.items()}
+  return jax.tree.map(lambda v: v.reshape((-1,) + v.shape[2:]), batch)
 
 
 def _dead_features(outputs: dict[str, jax.Array], weight: jax.Array) -> dict[str, jax.Array]:
@@ -120,15 +126,29 @@ def _dead_features(outputs: dict[str, jax.Array], weight: jax.Array) -> dict[str
   return {f"{k}_dead": ((outputs[k] == 0) & real).sum() / denom for k in ("x", "y")}
 
 
+def compute_params(params: Any, dtype: str = "float32") -> Any:
+  """The parameters in the compute dtype (`model.dtype`): float32 master weights stay as they
+  are; with bfloat16 the activations and matmuls run in bfloat16 while gradients, optimizer
+  state and losses stay float32 (the model returns float32 outputs)."""
+  if dtype == "float32":
+    return params
+  if dtype != "bfloat16":
+    raise ValueError(f"unknown model.dtype {dtype!r} (float32 | bfloat16)")
+  return jax.tree.map(lambda p: p.astype(jnp.bfloat16)
+                      if jnp.issubdtype(p.dtype, jnp.floating) else p, params)
+
+
 def train_step(state: TrainState, batch: dict[str, jax.Array], *,
                loss_config: ml_collections.ConfigDict,
-               has_features: bool) -> tuple[TrainState, dict[str, jax.Array]]:
+               has_features: bool,
+               compute_dtype: str = "float32") -> tuple[TrainState, dict[str, jax.Array]]:
   """One SGD step over a stacked triplet batch [3, B, ...] (or [1, B, ...] without MSML)."""
   flat = _flatten_triplet(batch)
   key = jax.random.fold_in(jax.random.wrap_key_data(state.dropout_key), state.step)
 
   def loss_fn(params):
-    outputs = state.apply_fn({"params": params}, flat, train=True, rngs={"dropout": key})
+    outputs = state.apply_fn({"params": compute_params(params, compute_dtype)}, flat,
+                             train=True, rngs={"dropout": key})
     loss, metrics = losses.total_loss(outputs, flat["label"], flat["weight"], loss_config,
                                       has_features)
     return loss, {**metrics, **_dead_features(outputs, flat["weight"])}
@@ -143,13 +163,17 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *,
   return new_state, metrics
 
 
-def eval_step(state: TrainState, batch: dict[str, jax.Array]) -> jax.Array:
-  """Logits for one evaluation batch [B, ...]."""
-  return state.apply_fn({"params": state.params}, batch, train=False)["logits"]
+def eval_step(state: TrainState, batch: dict[str, jax.Array],
+              compute_dtype: str = "float32") -> jax.Array:
+  """Logits (float32) for one evaluation batch [B, ...]."""
+  return state.apply_fn({"params": compute_params(state.params, compute_dtype)}, batch,
+                        train=False)["logits"]
 
 
-def jit_steps(loss_config: ml_collections.ConfigDict, has_features: bool):
+def jit_steps(loss_config: ml_collections.ConfigDict, has_features: bool,
+              compute_dtype: str = "float32"):
   """The jitted (train_step, eval_step) pair; the train step donates the old state."""
   train = jax.jit(functools.partial(train_step, loss_config=loss_config,
-                                    has_features=has_features), donate_argnums=0)
-  return train, jax.jit(eval_step)
+                                    has_features=has_features, compute_dtype=compute_dtype),
+                  donate_argnums=0)
+  return train, jax.jit(functools.partial(eval_step, compute_dtype=compute_dtype))

@@ -13,17 +13,19 @@ import dataclasses
 import pathlib
 import signal
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from msfml_jax import checkpoints, cli, config_base, parallel, reporting, steps, tasks
+from msfml_jax import checkpoints, cli, compile_cache, config_base, parallel, reporting, steps
+from msfml_jax import tasks
 from msfml_jax import workdir as workdir_lib
-from msfml_jax.data import batching, cache, triplets
+from msfml_jax.data import batching, cache, prefetch, triplets
 from msfml_jax.models import msfml
 
 
@@ -58,6 +60,8 @@ def _limit(split, n: int):
 def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run:
   workdir = pathlib.Path(workdir)
   workdir_lib.make_writable_dir(workdir)
+  compile_cache.enable(config)
+  log_devices()
   dataset = cache.load_dataset(config, progress=jax.process_index() == 0)
   if jax.process_index() == 0:
     cache.save_model_inputs(dataset, workdir / cache.MODEL_INPUTS_DIR)
@@ -68,7 +72,8 @@ def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run
   sampler = triplets.TripletSampler(splits["train"].labels, splits["train"].lengths,
                                     len(dataset.label_names), config.seed)
   steps_per_epoch = -(-len(splits["train"]) // global_batch)
-  train_step, eval_step = steps.jit_steps(config.loss, msfml.has_features(config.model))
+  train_step, eval_step = steps.jit_steps(config.loss, msfml.has_features(config.model),
+                                          config.model.get("dtype", "float32"))
   word_vectors = {}
   if config.model.word_input == "plm":
     from msfml_jax import plm  # pylint: disable=import-outside-toplevel (transformers is slow to import)
@@ -99,35 +104,47 @@ def train_batch(run: Run, plan: triplets.EpochPlan, b: int) -> dict[str, jax.Arr
     local = idx[rows]
     parts.append(batching.make_batch(train, local[local >= 0], rows.stop - rows.start, length,
                                      word_vectors=run.word_vectors.get("train")))
-  stacked = {k: np.stack([p[k] for p in parts]) for k in parts[0]}
-  return parallel.to_global(stacked, run.mesh, example_axis=1)
+  return parallel.to_global(batching.stack(parts), run.mesh, example_axis=1)
 
 
-def _pad_rows(batch: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+def _pad_rows(batch: batching.Batch, rows: int) -> batching.Batch:
   """Pads the example axis with inert examples (weight 0, index -1) to `rows`."""
   n = len(batch["index"])
   if n == rows:
     return batch
-  out = {}
-  for k, v in batch.items():
-    pad = np.zeros((rows - n,) + v.shape[1:], v.dtype)
-    if k == "index":
-      pad[:] = -1
-    out[k] = np.concatenate([v, pad])
-  return out
+  pad = batching.example_batch(batch["entity_mask"].shape[1], batch["mask"].shape[1],
+                               batch["word_vectors"].shape[-1] if "word_vectors" in batch else 0)
+  return batching.concatenate([batch] + [pad] * (rows - n))
 
 
-def predict_split(run: Run, state, split, word_vectors: np.ndarray | None = None) -> np.ndarray:
-  """Logits [N, C] for every record of `split`, in record order."""
-  logits = np.zeros((len(split), len(run.dataset.label_names)), np.float32)
+def _eval_device_batches(run: Run, split, word_vectors) -> Iterator[tuple[np.ndarray, Any]]:
+  """(record indices, global device batch) of every eval batch of `split`."""
   ndev = jax.device_count()
   for batch in batching.eval_batches(split, run.config, word_vectors=word_vectors):
     rows = -(-len(batch["index"]) // ndev) * ndev
     batch = _pad_rows(batch, rows)
-    local = {k: v[parallel.process_rows(rows)] for k, v in batch.items()}
-    out = parallel.to_host(run.eval_step(state, parallel.to_global(local, run.mesh, 0)))
-    real = batch["index"] >= 0
-    logits[batch["index"][real]] = out[real]
+    local = jax.tree.map(lambda v: v[parallel.process_rows(rows)], batch)
+    yield batch["index"], parallel.to_global(local, run.mesh, 0)
+
+
+def predict_split(run: Run, state, split, word_vectors: np.ndarray | None = None) -> np.ndarray:
+  """Logits [N, C] for every record of `split`, in record order.
+
+  One device pass: batches are built and transferred in the background, every eval step is
+  dispatched without waiting, and the logits come back in one transfer at the end.
+  """
+  logits = np.zeros((len(split), len(run.dataset.label_names)), np.float32)
+  indices, outputs = [], []
+  with prefetch.Prefetcher(_eval_device_batches(run, split, word_vectors),
+                           run.config.prefetch_batches) as batches:
+    for index, batch in batches:
+      indices.append(index)
+      outputs.append(run.eval_step(state, batch))
+      if len(outputs) > run.config.prefetch_batches:  # bound the work queued on the device
+        outputs[-run.config.prefetch_batches - 1].block_until_ready()
+  for index, out in zip(indices, parallel.to_host(outputs)):
+    real = index >= 0
+    logits[index[real]] = out[real]
   return logits
 
 
@@ -152,16 +169,19 @@ def write_test_predictions(run: Run, logits: np.ndarray) -> None:
                               _softmax(logits), run.dataset.label_names, extra)
 
 
+def example_batch(run: Run) -> batching.Batch:
+  """An all-padding batch of the smallest bucket: the shapes parameter initialisation needs."""
+  vectors = run.word_vectors.get("train")
+  width = np.shape(vectors)[-1] if vectors is not None else 0
+  return batching.example_batch(run.dataset.num_entities, min(run.config.data.buckets), width)
+
+
 def initial_state(run: Run):
-  train = run.splits["train"]
-  shortest = np.argsort(train.lengths, kind="stable")[:2]  # shapes only: any records will do
-  length = batching.bucket_length(int(train.lengths[shortest].max()), run.config.data.buckets)
-  example = batching.make_batch(train, shortest, 2, length,
-                                word_vectors=run.word_vectors.get("train"))
   tx = steps.make_optimizer(run.config.optim, run.steps_per_epoch,
                             run.config.model.freeze_word_embeddings)
-  state = steps.create_train_state(run.model, example, tx, run.config.seed)
-  return jax.device_put(state, parallel.replicated(run.mesh))
+  return steps.create_train_state(run.model, example_batch(run), tx, run.config.seed,
+                                  word_embeddings=run.dataset.embeddings,
+                                  sharding=parallel.replicated(run.mesh))
 
 
 class _Preemption:
@@ -252,12 +272,62 @@ def end_of_epoch(run: Run, state, epoch: int, tables: dict, best: dict,
   return best, {k: v[0] for k, v in results.items()}
 
 
-def _check_finite(metrics: dict[str, float], step: int, run: Run) -> None:
-  if not np.isfinite(metrics["loss"]):
-    raise DivergenceError(
-        f"Loss became {metrics['loss']} at step {step}: training stopped. The last good "
-        f"checkpoint is kept in {run.checkpointer.latest.directory}; lower "
-        f"optim.learning_rate or optim.max_grad_norm and run the same command to resume.")
+@jax.jit
+def _accumulate(sums: dict[str, jax.Array], metrics: dict[str, jax.Array]
+                ) -> dict[str, jax.Array]:
+  return jax.tree.map(jnp.add, sums, metrics)
+
+
+class _MetricsWindow:
+  """Training metrics summed on the device over the steps since the last fetch.
+
+  The loop never waits for a step's metrics: it fetches the window every `log_every_steps`,
+  before every checkpoint save and at the end of the epoch (one transfer each), and checks
+  there that the loss stayed finite.
+  """
+
+  def __init__(self):
+    self.sums, self.last, self.first_step, self.steps, self.losses = None, None, 0, 0, []
+
+  def add(self, metrics: dict[str, jax.Array], step: int) -> None:
+    if self.sums is None:
+      self.sums, self.first_step = metrics, step
+    else:
+      self.sums = _accumulate(self.sums, metrics)
+    self.last, self.steps = metrics, self.steps + 1
+    self.losses.append(metrics["loss"])
+
+  def fetch(self, run: Run) -> tuple[dict[str, float], int, list[float]]:
+    """(mean metrics, steps, each step's loss) of the window, then empties it; raises
+    DivergenceError. Per-step losses keep host sums independent of where windows end."""
+    if not self.steps:
+      return {}, 0, []
+    sums, losses = parallel.to_host((self.sums, self.losses))
+    means = {k: float(v) / self.steps for k, v in sums.items()}
+    first, last = self.first_step, self.first_step + self.steps - 1
+    steps = self.steps
+    self.sums, self.steps, self.losses = None, 0, []
+    if not np.isfinite(means["loss"]):
+      window = f"step {first}" if first == last else f"steps {first}-{last}"
+      raise DivergenceError(
+          f"Loss became {means['loss']} in {window} (the loss is checked when metrics are "
+          f"fetched, every log_every_steps): training stopped. The last good checkpoint is "
+          f"kept in {run.checkpointer.latest.directory}; lower optim.learning_rate or "
+          f"optim.max_grad_norm and run the same command to resume.")
+    return means, steps, [float(l) for l in losses]
+
+
+def _epoch_batches(run: Run, plan: triplets.EpochPlan, start: int
+                   ) -> Iterator[tuple[int, dict[str, jax.Array]]]:
+  for b in range(start, len(plan)):
+    yield b, train_batch(run, plan, b)
+
+
+def log_devices() -> None:
+  """The backend, device kind and count, in the training log."""
+  devices = jax.devices()
+  logging.info("JAX backend %s: %d x %s (%d processes)", jax.default_backend(), len(devices),
+               devices[0].device_kind, jax.process_count())
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -284,48 +354,70 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
     plateau = dict(loop.get("plateau") or plateau)
   preemption = _Preemption(run.checkpointer.latest)
   t_start, last_metrics, final = time.time(), {}, {}
+  step = int(state.step)  # counted on the host from here: no per-step wait for the device
   try:
     for epoch in range(start_epoch, config.num_epochs):
       hard = tables["hard_negatives"] if config.loss.hard_negatives else None
       if hard is not None and (hard < 0).all():
         hard = None  # before the first refresh: random other class
       plan = run.sampler.plan(epoch, run.global_batch, hard, with_triplets=config.loss.msml)
-      bar = tqdm(range(start_batch, len(plan)), desc=f"epoch {epoch + 1}/{config.num_epochs}",
+      bar = tqdm(total=len(plan) - start_batch, desc=f"epoch {epoch + 1}/{config.num_epochs}",
                  disable=jax.process_index() != 0, leave=False, dynamic_ncols=True)
       t_epoch, samples, sums, count = time.time(), 0, {}, 0
-      for b in bar:
-        batch = train_batch(run, plan, b)
-        state, metrics = run.train_step(state, batch)
-        metrics = {k: float(v) for k, v in metrics.items()}
-        step = int(state.step)
-        _check_finite(metrics, step, run)
-        samples += int(np.prod(batch["weight"].shape))
-        bar.set_postfix(loss=f"{metrics['loss']:.3f}",
-                        samples_per_s=f"{samples / max(time.time() - t_epoch, 1e-9):.0f}")
-        if step % config.log_every_steps == 0:
-          run.log.write(step, epoch + 1, "train", metrics)
-        last_metrics, count = metrics, count + 1
-        sums = {k: sums.get(k, 0.0) + v for k, v in metrics.items()}
-        plateau["sum"], plateau["count"] = plateau["sum"] + metrics["loss"], plateau["count"] + 1
-        preempted = preemption.requested(step)
-        if b + 1 < len(plan) and (preempted or (
-            config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0)):
-          _save(run, state, tables, _loop_state(run, epoch, b + 1, best, plateau))
-          if preempted:
-            logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
-            return {"preempted": True, "step": step}
+      window, in_flight = _MetricsWindow(), []
+
+      def fetch():
+        nonlocal count
+        means, n, step_losses = window.fetch(run)
+        for k, v in means.items():
+          sums[k] = sums.get(k, 0.0) + v * n
+        count += n
+        for loss in step_losses:  # step by step, as the plateau rule's sum always was
+          plateau["sum"], plateau["count"] = plateau["sum"] + loss, plateau["count"] + 1
+        if means:
+          bar.set_postfix(loss=f"{means['loss']:.3f}",
+                          samples_per_s=f"{samples / max(time.time() - t_epoch, 1e-9):.0f}")
+        return means
+
+      with prefetch.Prefetcher(_epoch_batches(run, plan, start_batch),
+                               config.prefetch_batches) as batches:
+        for b, batch in batches:
+          state, metrics = run.train_step(state, batch)
+          step += 1
+          window.add(metrics, step)
+          samples += int(np.prod(batch["weight"].shape))
+          bar.update(1)
+          in_flight.append(metrics["loss"])
+          if len(in_flight) > config.prefetch_batches:  # bound the work queued on the device
+            in_flight.pop(0).block_until_ready()
+          preempted = preemption.requested(step)
+          save = b + 1 < len(plan) and (preempted or (
+              config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0))
+          if step % config.log_every_steps == 0:
+            run.log.write(step, epoch + 1, "train", fetch())
+          elif save:
+            fetch()  # never save a state whose loss was not checked
+          if save:
+            _save(run, state, tables, _loop_state(run, epoch, b + 1, best, plateau))
+            if preempted:
+              logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
+              return {"preempted": True, "step": step}
+      fetch()
+      bar.close()
       start_batch = 0
       if count:  # the mean over the steps this process ran in the epoch
+        last_metrics = {k: float(v) for k, v in parallel.to_host(window.last).items()}
         epoch_means = {k: v / count for k, v in sums.items()}
-        epoch_means["samples_per_s"] = samples / max(time.time() - t_epoch, 1e-9)
-        rate = steps.make_schedule(config.optim, run.steps_per_epoch)(int(state.step) - 1)
+        epoch_means["epoch_seconds"] = time.time() - t_epoch  # the training loop's part
+        epoch_means["samples_per_s"] = samples / max(epoch_means["epoch_seconds"], 1e-9)
+        rate = steps.make_schedule(config.optim, run.steps_per_epoch)(step - 1)
         epoch_means["learning_rate"] = float(rate * state.lr_scale)
-        run.log.write(int(state.step), epoch + 1, "train_epoch", epoch_means)
+        run.log.write(step, epoch + 1, "train_epoch", epoch_means)
       state, plateau = _apply_plateau_rule(run, state, epoch + 1, plateau)
       best, final = end_of_epoch(run, state, epoch, tables, best, plateau)
-      if preemption.requested(int(state.step)):
-        logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", int(state.step))
-        return {"preempted": True, "step": int(state.step)}
+      if preemption.requested(step):
+        logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
+        return {"preempted": True, "step": step}
     if restored is not None and start_epoch >= config.num_epochs:
       final = {name: evaluate_split(run, state, name)[0]
                for name in config.eval_splits if name in run.splits}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import jax
 import ml_collections
 import numpy as np
 import pytest
 
 from msfml_jax import config_base
 from msfml_jax.data import arrays, batching, graphs
+from msfml_jax.models import dense_graphs
 from msfml_jax.data.readers import Record
 from msfml_jax.data.vocab import Vocab, Vocabs
 
@@ -74,10 +76,17 @@ def test_make_batch_shapes_padding_and_graphs(split_and_records):
   idx = np.array([5, 0, -1, 3, 7])
   b = batching.make_batch(split, idx, 8, 32)
   shapes = {"tokens": (8, 32), "pos": (8, 32), "deprel": (8, 32), "positions": (8, 2, 32),
-            "entity_mask": (8, 2, 32), "mask": (8, 32), "adj": (8, 32, 32),
-            "assign": (8, 32, 32), "coarse_adj": (8, 32, 32), "label": (8,), "weight": (8,),
+            "entity_mask": (8, 2, 32), "mask": (8, 32), "heads": (8, 32),
+            "coarse_ids": (8, 32), "label": (8,), "weight": (8,),
             "length": (8,), "cross_sentence": (8,), "index": (8,)}
+  graph = b.pop("coarse_graph")
   assert {k: v.shape for k, v in b.items()} == shapes
+  assert all(v.dtype.itemsize <= 4 for v in b.values())   # no float32 [B, L, L] in a batch
+  assert graph.senders.shape == graph.receivers.shape == (8, 32)
+  assert graph.n_node.shape == graph.n_edge.shape == (8, 2)
+  assert (graph.n_node.sum(1) == 33).all() and (graph.n_edge.sum(1) == 32).all()
+  b["coarse_graph"] = graph
+  b.update(jax.device_get(dense_graphs.dense_graphs(b)))
   assert b["index"].tolist() == [5, 0, -1, 3, 7, -1, -1, -1]
   assert b["weight"].tolist() == [1, 1, 0, 1, 1, 0, 0, 0]
   assert (b["mask"].sum(1) == b["length"]).all()
@@ -98,6 +107,7 @@ def test_make_batch_matches_per_record_builders(split_and_records):
   split, records = split_and_records
   idx = np.array([1, 9, 4])
   b = batching.make_batch(split, idx, 3, 128)
+  b.update(jax.device_get(dense_graphs.dense_graphs(b)))
   for row, i in enumerate(idx):
     r = records[i]
     g = graphs.coarsen_graph(r.heads, r.deprels, r.pos, r.spans)
@@ -118,7 +128,7 @@ def test_take_keeps_records(split_and_records):
   b = batching.make_batch(split, np.array([9, 2, 4]), 3, 128)
   for k in a:
     if k != "index":
-      np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+      jax.tree.map(lambda x, y: np.testing.assert_array_equal(x, y, err_msg=k), a[k], b[k])
   assert len(split.take(np.arange(0))) == 0
 
 
@@ -166,7 +176,8 @@ def test_stack_triplet(split_and_records):
   split, _ = split_and_records
   a, p, n = (batching.make_batch(split, np.array(i), 2, 32) for i in ([0, 2], [3], [5, 7]))
   t = batching.stack_triplet(a, p, n)
-  assert t["adj"].shape == (3, 2, 32, 32) and t["index"].tolist() == [[0, 2], [3, -1], [5, 7]]
+  assert t["heads"].shape == (3, 2, 32) and t["coarse_graph"].senders.shape == (3, 2, 32)
+  assert t["index"].tolist() == [[0, 2], [3, -1], [5, 7]]
   with pytest.raises(ValueError, match="differ"):
     batching.stack_triplet(a, p, batching.make_batch(split, np.array([0]), 2, 64))
 

@@ -31,6 +31,7 @@ def tiny_config(**overrides) -> ml_collections.ConfigDict:
   m.pos_dim = 4
   m.position_dim = 4
   m.max_relative_position = 5
+  m.word_dim = WORD_DIM
   m.update(overrides)
   return m
 
@@ -112,8 +113,8 @@ def pad_batch(batch: dict[str, np.ndarray], length: int, extra_rows: int) -> dic
 
 
 def init_and_apply(config, batch, train=False, word_embeddings=None, num_entities=2):
-  model = msfml.MSFML(config, NUM_CLASSES, VOCAB, NUM_POS, num_entities, word_embeddings)
-  params = model.init({"params": jax.random.key(0)}, batch, train=False)["params"]
+  model = msfml.MSFML(config, NUM_CLASSES, VOCAB, NUM_POS, num_entities)
+  params = msfml.init_params(model, batch, word_embeddings=word_embeddings)
   out = model.apply({"params": params}, batch, train=train,
                     rngs={"dropout": jax.random.key(1)})
   return model, params, out
@@ -126,8 +127,9 @@ def test_embedder_concatenation_and_padding():
   cfg = tiny_config(input_dropout=0.0)
   batch = make_batch([5, 3, 0], 8)
   w = word_matrix()
-  emb = embeddings.Embedder(cfg, VOCAB, NUM_POS, w)
+  emb = embeddings.Embedder(cfg, VOCAB, NUM_POS)
   params = emb.init(jax.random.key(0), batch, train=False)
+  params = {"params": embeddings.write_word_matrix(params["params"], w)}
   t = emb.apply(params, batch, train=False)
   assert t.shape == (3, 8, WORD_DIM + 2 * cfg.position_dim + cfg.pos_dim) == (3, 8, T_DIM)
   np.testing.assert_allclose(params["params"]["word_embed"]["embedding"], w)
@@ -147,8 +149,10 @@ def test_embedder_plm_and_frozen_words():
   assert emb.apply(params, batch, train=False).shape == (3, 8, 12 + 2 * 4 + 4)
 
   cfg = tiny_config(freeze_word_embeddings=True)
-  emb = embeddings.Embedder(cfg, VOCAB, NUM_POS, word_matrix())
+  emb = embeddings.Embedder(cfg, VOCAB, NUM_POS)
   params = emb.init(jax.random.key(0), batch, train=False)
+  with pytest.raises(ValueError, match="word embedding matrix has shape"):
+    embeddings.write_word_matrix(params["params"], word_matrix()[:, :3])
   grads = jax.grad(lambda p: emb.apply(p, batch, train=False).sum())(params)
   assert not np.any(grads["params"]["word_embed"]["embedding"])
   assert np.any(grads["params"]["pos_embed"]["embedding"])
@@ -474,8 +478,9 @@ def test_jit_forward_backward_finite():
   lcfg = config_base.loss_config()
   single = make_batch([6, 4, 0], 8, seed=5)   # a batch-padding row (length 0, weight 0)
   triplet = {k: np.concatenate([v, v[::-1], np.roll(v, 1, 0)]) for k, v in single.items()}
-  model = msfml.MSFML(cfg, NUM_CLASSES, VOCAB, NUM_POS, 2, word_matrix())
-  params = model.init({"params": jax.random.key(0)}, single, train=False)["params"]
+  model = msfml.MSFML(cfg, NUM_CLASSES, VOCAB, NUM_POS, 2)
+  params = msfml.init_params(model, single, word_embeddings=word_matrix())
+  np.testing.assert_array_equal(params["embedder"]["word_embed"]["embedding"], word_matrix())
 
   @jax.jit
   def loss_and_grads(params, batch, key):

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
+import jax
+import jraph
 import ml_collections
 import numpy as np
 
 from msfml_jax.data.arrays import SplitArrays, ragged_gather
 
-Batch = dict[str, np.ndarray]
+# Values are numpy arrays, except `coarse_graph`: a jraph.GraphsTuple of numpy arrays.
+Batch = dict[str, np.ndarray | jraph.GraphsTuple]
 # PLM word vectors: flat float32 [T, H] in the split's token order, or one [n_i, H] per record.
 WordVectors = np.ndarray | Sequence[np.ndarray]
 
@@ -47,47 +50,71 @@ def _check_fits(split: SplitArrays, indices: np.ndarray, length: int) -> None:
                      "larger bucket (add one to config.data.buckets if none is large enough)")
 
 
+def empty_coarse_graphs(batch_size: int, length: int) -> jraph.GraphsTuple:
+  """B empty coarse graphs, row r being `jraph.pad_with_graphs(empty, length + 1, length)`.
+
+  Row r of the batch's `coarse_graph` is record r's coarse graph padded as jraph does it: two
+  graphs per row (the record's and jraph's padding graph), n_node [B, 2] summing to L + 1,
+  n_edge [B, 2] summing to L (a record has fewer than L coarse edges), senders/receivers
+  [B, L] local node ids, the padding edges pointing at the first padding node.
+  """
+  b, l = batch_size, length
+  return jraph.GraphsTuple(
+      nodes=None, edges=None, globals=None,
+      senders=np.zeros((b, l), np.int32), receivers=np.zeros((b, l), np.int32),
+      n_node=np.tile(np.array([0, l + 1], np.int32), (b, 1)),
+      n_edge=np.tile(np.array([0, l], np.int32), (b, 1)))
+
+
 def _empty_batch(batch_size: int, length: int, num_entities: int) -> Batch:
   b, l, e = batch_size, length, num_entities
   return {
       "tokens": np.zeros((b, l), np.int32), "pos": np.zeros((b, l), np.int32),
       "deprel": np.zeros((b, l), np.int32), "positions": np.zeros((b, e, l), np.int32),
       "entity_mask": np.zeros((b, e, l), bool), "mask": np.zeros((b, l), bool),
-      "adj": np.zeros((b, l, l), np.float32), "assign": np.zeros((b, l, l), np.float32),
-      "coarse_adj": np.zeros((b, l, l), np.float32), "label": np.zeros((b,), np.int32),
+      "heads": np.full((b, l), -1, np.int32), "coarse_ids": np.full((b, l), -1, np.int32),
+      "coarse_graph": empty_coarse_graphs(b, l), "label": np.zeros((b,), np.int32),
       "weight": np.zeros((b,), np.float32), "length": np.zeros((b,), np.int32),
       "cross_sentence": np.zeros((b,), bool), "index": np.full((b,), -1, np.int32),
   }
 
 
+def example_batch(num_entities: int, length: int, plm_width: int = 0) -> Batch:
+  """An all-padding batch of one row: what parameter initialisation needs (shapes only)."""
+  batch = _empty_batch(1, length, num_entities)
+  if plm_width:
+    batch["word_vectors"] = np.zeros((1, length, plm_width), np.float32)
+  return batch
+
+
 def _fill_tokens(batch: Batch, split: SplitArrays, idx: np.ndarray, rows_of: np.ndarray
                  ) -> None:
-  """Token features, the dependency adjacency and the assignment, for all tokens at once."""
+  """Token features, head indices and coarse-node ids, for all tokens at once."""
   rows, col, src = ragged_gather(split.offsets[idx], split.lengths[idx])
   rows = rows_of[rows]
-  for key in ("tokens", "pos", "deprel"):
+  for key in ("tokens", "pos", "deprel", "heads", "coarse_ids"):
     batch[key][rows, col] = getattr(split, key)[src]
   batch["positions"][rows, :, col] = split.positions[src]
   batch["entity_mask"][rows, :, col] = split.entity_mask[src]
   batch["mask"][rows, col] = True
-  head = split.heads[src]
-  has_head = head >= 0
-  r, c, h = rows[has_head], col[has_head], head[has_head]
-  batch["adj"][r, c, h] = batch["adj"][r, h, c] = 1.0
-  batch["adj"][rows, col, col] = 1.0
-  batch["assign"][rows, col, split.coarse_ids[src]] = 1.0
 
 
 def _fill_coarse(batch: Batch, split: SplitArrays, idx: np.ndarray, rows_of: np.ndarray
                  ) -> None:
-  """The coarse adjacency (edges both ways, self loops on real coarse nodes)."""
+  """Each record's coarse edges (i < j, both directions are built on the device), padded
+  like `jraph.pad_with_graphs(graph, L + 1, L)` (see `empty_coarse_graphs`)."""
+  graph = batch["coarse_graph"]
+  length = graph.senders.shape[1]
   starts = split.coarse_edge_offsets[idx]
-  rows, _, src = ragged_gather(starts, split.coarse_edge_offsets[idx + 1] - starts)
-  rows = rows_of[rows]
-  a, b = split.coarse_edges[src, 0], split.coarse_edges[src, 1]
-  batch["coarse_adj"][rows, a, b] = batch["coarse_adj"][rows, b, a] = 1.0
-  rows, node, _ = ragged_gather(np.zeros(len(idx), np.int64), split.num_coarse[idx])
-  batch["coarse_adj"][rows_of[rows], node, node] = 1.0
+  counts = split.coarse_edge_offsets[idx + 1] - starts
+  num_coarse = split.num_coarse[idx]
+  # jraph's padding edges join the first padding node, whose index is the real node count.
+  graph.senders[rows_of] = graph.receivers[rows_of] = num_coarse[:, None]
+  rows, slot, src = ragged_gather(starts, counts)
+  graph.senders[rows_of[rows], slot] = split.coarse_edges[src, 0]
+  graph.receivers[rows_of[rows], slot] = split.coarse_edges[src, 1]
+  graph.n_node[rows_of] = np.stack([num_coarse, length + 1 - num_coarse], -1)
+  graph.n_edge[rows_of] = np.stack([counts, length - counts], -1)
 
 
 def _word_vectors(split: SplitArrays, vectors: WordVectors, idx: np.ndarray, rows_of: np.ndarray,
@@ -169,6 +196,16 @@ def eval_batches(split: SplitArrays, config: ml_collections.ConfigDict,
     yield make_batch(split, indices, size, length, word_vectors)
 
 
+def stack(batches: Sequence[Batch]) -> Batch:
+  """Stacks batches of the same shapes along a new leading axis (every leaf, graphs too)."""
+  return jax.tree.map(lambda *leaves: np.stack(leaves), *batches)
+
+
+def concatenate(batches: Sequence[Batch]) -> Batch:
+  """Concatenates batches of the same keys along the example axis (every leaf)."""
+  return jax.tree.map(lambda *leaves: np.concatenate(leaves), *batches)
+
+
 def stack_triplet(anchor: Batch, positive: Batch, negative: Batch) -> Batch:
   """Stacks three batches of the same shapes into [3, B, ...] (anchor, positive, negative)."""
   for other in (positive, negative):
@@ -176,6 +213,8 @@ def stack_triplet(anchor: Batch, positive: Batch, negative: Batch) -> Batch:
       raise ValueError(f"triplet batches have different keys: {sorted(anchor)} vs "
                        f"{sorted(other)}")
     for k, v in anchor.items():
-      if other[k].shape != v.shape:
-        raise ValueError(f"triplet batches differ in {k!r}: {v.shape} vs {other[k].shape}")
-  return {k: np.stack([anchor[k], positive[k], negative[k]]) for k in anchor}
+      shapes = [np.shape(x) for x in jax.tree.leaves(v)]
+      other_shapes = [np.shape(x) for x in jax.tree.leaves(other[k])]
+      if other_shapes != shapes:
+        raise ValueError(f"triplet batches differ in {k!r}: {shapes} vs {other_shapes}")
+  return stack([anchor, positive, negative])

@@ -21,8 +21,9 @@ from msfml_jax import config_base
 from msfml_jax.data import readers
 from msfml_jax.data.json_fields import DataError
 
-# Bump when the array layout or any preprocessing rule changes.
-CACHE_VERSION = 1
+# Bump when the array layout or any preprocessing rule changes. 2: batches carry the graphs as
+# integers (heads, coarse ids, coarse edges) instead of dense matrices.
+CACHE_VERSION = 2
 FULL_HASH_LIMIT = 1 << 30
 _EDGE_BYTES = 1 << 20
 # Modules whose code shapes the arrays: their source is part of the key, so editing them

@@ -24,16 +24,18 @@ def relative_position_ids(positions: jax.Array, max_relative_position: int) -> j
   return clipped + max_relative_position
 
 
-def matrix_init(matrix: np.ndarray):
-  """An initializer returning a fixed matrix (pretrained word vectors)."""
+def write_word_matrix(embedder_params: Any, matrix: np.ndarray) -> Any:
+  """`embedder_params` with the word table replaced by `matrix` (pretrained vectors).
 
-  def init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jax.Array:
-    del key
-    if tuple(shape) != matrix.shape:
-      raise ValueError(f"word embedding matrix has shape {matrix.shape}, expected {shape}")
-    return jnp.asarray(matrix, dtype)
-
-  return init
+  The matrix is data, not part of the module: initialisation draws a random table of the
+  same shape and this writes the pretrained one over it (`msfml.init_params`).
+  """
+  table = embedder_params["word_embed"]["embedding"]
+  if tuple(table.shape) != tuple(np.shape(matrix)):
+    raise ValueError(f"word embedding matrix has shape {np.shape(matrix)}, expected "
+                     f"{tuple(table.shape)} (vocabulary size, model.word_dim)")
+  word_embed = {**embedder_params["word_embed"], "embedding": jnp.asarray(matrix, table.dtype)}
+  return {**embedder_params, "word_embed": word_embed}
 
 
 class Embedder(nn.Module):
@@ -44,13 +46,12 @@ class Embedder(nn.Module):
       max_relative_position, input_dropout, and word_dim when no matrix is given).
     vocab_size: rows of the word table (ignored for PLM input).
     num_pos: rows of the POS table (0 = pad).
-    word_embeddings: initial word vectors [vocab_size, word_dim] (row 0 = pad) or None for a
-      random table of `config.word_dim` (default 50) columns.
+  The word table has `config.word_dim` (default 50) columns and is initialised at random;
+  pretrained vectors are written into the parameters afterwards (`write_word_matrix`).
   """
   config: ml_collections.ConfigDict
   vocab_size: int
   num_pos: int
-  word_embeddings: np.ndarray | None = None
 
   @nn.compact
   def __call__(self, batch: Batch, train: bool) -> jax.Array:
@@ -58,14 +59,9 @@ class Embedder(nn.Module):
     if cfg.word_input == "plm":
       words = jnp.asarray(batch["word_vectors"], jnp.float32)
     elif cfg.word_input == "glove":
-      if self.word_embeddings is not None:
-        dim = self.word_embeddings.shape[1]
-        init = matrix_init(np.asarray(self.word_embeddings))
-      else:
-        dim = cfg.get("word_dim", 50)
-        init = nn.initializers.normal(stddev=1.0)
-      words = nn.Embed(self.vocab_size, dim, embedding_init=init, name="word_embed")(
-          batch["tokens"])
+      words = nn.Embed(self.vocab_size, cfg.get("word_dim", 50),
+                       embedding_init=nn.initializers.normal(stddev=1.0), name="word_embed")(
+                           batch["tokens"])
     else:
       raise ValueError(f"unknown model.word_input {cfg.word_input!r}")
     if cfg.freeze_word_embeddings:

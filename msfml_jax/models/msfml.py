@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from msfml_jax.models import dense_graphs
 from msfml_jax.models import embeddings
 from msfml_jax.models import fusion
 from msfml_jax.models import mscnn
@@ -88,14 +89,13 @@ class MSFML(nn.Module):
     vocab_size: word vocabulary size (rows of `word_embeddings`).
     num_pos: POS vocabulary size.
     num_entities: entity slots E of the batch (2, or 3 for ternary PubMed).
-    word_embeddings: [vocab_size, word_dim] initial word vectors, or None.
+  Pretrained word vectors are not an attribute: `init_params` writes them into the params.
   """
   config: ml_collections.ConfigDict
   num_classes: int
   vocab_size: int
   num_pos: int
   num_entities: int
-  word_embeddings: np.ndarray | None = None
 
   @nn.compact
   def __call__(self, batch: Batch, train: bool) -> dict[str, jax.Array]:
@@ -109,17 +109,16 @@ class MSFML(nn.Module):
                        f"{self.num_entities}")
     batch_size = mask.shape[0]
 
-    t = embeddings.Embedder(cfg, self.vocab_size, self.num_pos, self.word_embeddings,
-                            name="embedder")(batch, train)
+    t = embeddings.Embedder(cfg, self.vocab_size, self.num_pos, name="embedder")(batch, train)
+    t = t.astype(cfg.get("dtype", "float32"))  # the compute dtype (steps.compute_params)
 
     cnn = lexical_encoder(cfg)
     gcn = syntactic_encoder(cfg)
     h_lex = cnn(t, mask) if cnn is not None else None
     h_dep = None
     if gcn is not None:
-      h_dep = gcn(t, jnp.asarray(batch["adj"], jnp.float32),
-                  jnp.asarray(batch["assign"], jnp.float32),
-                  jnp.asarray(batch["coarse_adj"], jnp.float32), mask)
+      g = dense_graphs.dense_graphs(batch, t.dtype)  # built here, on the device
+      h_dep = gcn(t, g["adj"], g["assign"], g["coarse_adj"], mask, refined_adj=g["refined_adj"])
     if h_lex is not None and h_dep is not None:
       h_loc = fusion.ConvGate(cfg.hidden_dim, name="conv_gate")(h_lex, h_dep, mask)
     else:
@@ -145,13 +144,14 @@ class MSFML(nn.Module):
         nn.Dropout(cfg.dropout, deterministic=not train)(z))                        # eq. 15
 
     zeros = jnp.zeros((batch_size, cfg.hidden_dim), z.dtype)
-    return {
+    outputs = {
         "logits": logits,
         "z": z,
         "pooled": pooled,
         "x": masked_max(h_lex, mask) if h_lex is not None else zeros,
         "y": masked_max(h_dep, mask) if h_dep is not None else zeros,
     }
+    return {k: v.astype(jnp.float32) for k, v in outputs.items()}  # losses in float32
 
 
 def has_features(config: ml_collections.ConfigDict) -> bool:
@@ -162,18 +162,42 @@ def has_features(config: ml_collections.ConfigDict) -> bool:
 def create_model(config: ml_collections.ConfigDict, dataset: Any) -> MSFML:
   """MSFML for a full config and a `Dataset` (data/cache.py): sizes come from the dataset.
 
-  Without a pretrained matrix the random word table gets `config.data.word_dim` columns.
+  The word table gets the pretrained matrix's width, else `config.data.word_dim` columns;
+  the matrix itself goes into the parameters (`init_params(model, batch, word_embeddings=
+  dataset.embeddings)`).
   """
   model_config = config.model
-  if dataset.embeddings is None and "word_dim" not in model_config:
+  if "word_dim" not in model_config:
     model_config = ml_collections.ConfigDict(model_config.to_dict())
-    model_config.word_dim = config.data.word_dim
+    model_config.word_dim = (config.data.word_dim if dataset.embeddings is None
+                             else int(np.shape(dataset.embeddings)[1]))
   return MSFML(model_config,
                num_classes=len(dataset.label_names),
                vocab_size=len(dataset.vocab.word),
                num_pos=len(dataset.vocab.pos),
-               num_entities=dataset.num_entities,
-               word_embeddings=dataset.embeddings)
+               num_entities=dataset.num_entities)
+
+
+def init_variables(model: MSFML, example_batch: Batch, key: jax.Array,
+                   word_embeddings: jax.Array | None = None) -> Any:
+  """Traceable body of `init_params` (for callers that jit a larger init, `steps`)."""
+  params = model.init({"params": key, "dropout": key}, example_batch, train=False)["params"]
+  if word_embeddings is not None and model.config.word_input == "glove":
+    params = {**params, "embedder": embeddings.write_word_matrix(params["embedder"],
+                                                                 word_embeddings)}
+  return params
+
+
+def init_params(model: MSFML, example_batch: Batch, seed: int = 0,
+                word_embeddings: np.ndarray | None = None) -> Any:
+  """The model's initial parameters, computed by one jitted program (training and
+  prediction both start here; prediction only needs their shapes: `jax.eval_shape`).
+
+  `example_batch` fixes the input shapes only (`batching.example_batch`); `word_embeddings`
+  [vocab_size, word_dim] is written over the random word table.
+  """
+  return jax.jit(lambda batch, matrix: init_variables(model, batch, jax.random.key(seed), matrix)
+                 )(example_batch, word_embeddings)
 
 
 def count_parameters(params: Any) -> int:

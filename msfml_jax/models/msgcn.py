@@ -90,7 +90,10 @@ class MSGCN(nn.Module):
 
   @nn.compact
   def __call__(self, t: jax.Array, adj: jax.Array, assign: jax.Array,
-               coarse_adj: jax.Array, mask: jax.Array) -> jax.Array:
+               coarse_adj: jax.Array, mask: jax.Array,
+               refined_adj: jax.Array | None = None) -> jax.Array:
+    """`refined_adj`: the refined adjacency when already built (`dense_graphs`: a gather by
+    coarse ids); None computes it here by products."""
     if self.num_layers < 1:
       raise ValueError("model.gcn_layers must be >= 1")
     h = t
@@ -101,7 +104,8 @@ class MSGCN(nn.Module):
     coarse = GCNLayer(self.features, name="coarse")(coarsen(h, assign), coarse_adj)
     lifted = lift(coarse, assign)
     if self.refined == "lifted":
-      refined_adj = refined_adjacency(assign, coarse_adj, mask)
+      if refined_adj is None:  # else built already (dense_graphs: a gather by coarse ids)
+        refined_adj = refined_adjacency(assign, coarse_adj, mask)
     elif self.refined == "original":
       refined_adj = adj
     else:
