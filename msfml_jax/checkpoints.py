@@ -16,18 +16,10 @@ import ml_collections
 import orbax.checkpoint as ocp
 from absl import logging
 
-from msfml_jax import config_base
-
-# Settings that change parameter shapes, the arrays or the data order: resuming with any of
-# them changed would silently train a different model, so it is refused.
-_RESUME_SENSITIVE = ("seed", "batch_size", "max_train_examples", "model", "data.task",
-                     "data.train_file", "data.test_file", "data.dev_file", "data.directed",
-                     "data.arity", "data.label_set", "data.fold", "data.dev_holdout",
-                     "data.lowercase", "data.min_freq", "data.glove_file",
-                     "data.max_train_length", "loss.msml")
+from msfml_jax import cli, config_base
 
 
-class IncompatibleCheckpointError(RuntimeError):
+class IncompatibleCheckpointError(cli.UserError, RuntimeError):
   """The checkpoint was written by a run whose config differs in a setting that matters."""
 
 
@@ -43,11 +35,12 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_differences(saved: dict[str, Any], current: ml_collections.ConfigDict) -> list[str]:
-  """Resume-sensitive settings that differ, as 'name: saved -> current'."""
+  """Resume-sensitive settings (`config_base.resume_sensitive`: those that change the arrays
+  or what is trained) that differ, as 'name: saved -> current'."""
   old, new = _flatten(saved), _flatten(current.to_dict())
   diffs = []
   for key in sorted(set(old) | set(new)):
-    if not any(key == s or key.startswith(s + ".") for s in _RESUME_SENSITIVE):
+    if not config_base.resume_sensitive(key):  # the one classification: config_base.FIELD_ROLES
       continue
     if key not in old:  # a setting newer than the checkpoint: its default is what ran
       logging.warning("Checkpoint config has no setting %s; assuming it ran with %r.", key,
@@ -56,6 +49,12 @@ def config_differences(saved: dict[str, Any], current: ml_collections.ConfigDict
     if old.get(key) != new.get(key):
       diffs.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
   return diffs
+
+
+def _brief(error: Exception, limit: int = 300) -> str:
+  """An Orbax/TensorStore error on one short line (their messages embed kilobytes of spec)."""
+  text = cli.one_line(error).split(" [tensorstore_spec")[0]
+  return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def _is_structure_mismatch(error: Exception) -> bool:
@@ -134,7 +133,7 @@ class Checkpointer:
     while target.exists():
       target, n = path.with_name(f"{path.name}.damaged{n}"), n + 1
     logging.warning("Skipping damaged checkpoint %s (%s: %s); moved to %s", path,
-                    type(error).__name__, error, target)
+                    type(error).__name__, _brief(error), target)
     if jax.process_index() == 0:
       path.rename(target)
     self.latest.reload()
@@ -147,6 +146,10 @@ class Checkpointer:
 # Reading a finished run's checkpoints (prediction, plots): parameters only.
 
 CHECKPOINT_DIRS = {"best": "best", "latest": "checkpoints"}
+
+
+class NoCheckpointError(cli.UserError, FileNotFoundError):
+  """The workdir holds no readable checkpoint."""
 
 
 def _reader(directory: pathlib.Path) -> ocp.CheckpointManager:
@@ -174,12 +177,12 @@ def find_checkpoint(workdir: str | pathlib.Path, checkpoint: str = "best"
         try:
           loop = manager.restore(step, args=ocp.args.Composite(loop=ocp.args.JsonRestore()))
         except Exception as e:  # pylint: disable=broad-except (orbax raises many kinds)
-          logging.warning("skipping unreadable checkpoint %s/%d: %s", directory, step, e)
+          logging.warning("skipping unreadable checkpoint %s/%d: %s", directory, step, _brief(e))
           continue
         return directory, step, config_base.from_saved(loop["loop"]["config"])
     finally:
       manager.close()
-  raise FileNotFoundError(f"no readable checkpoint under {workdir}/best or "
+  raise NoCheckpointError(f"no readable checkpoint under {workdir}/best or "
                           f"{workdir}/checkpoints (is --workdir a training workdir?)")
 
 

@@ -1,13 +1,16 @@
 """Defaults shared by every config file under `configs/`.
 
 A config file calls `base_config()` and overrides what its task needs. Every field is
-documented here once. Fields marked (cache key) change the preprocessed arrays and are part of
-the cache key; the others only change training.
+documented here once, and classified once in `FIELD_ROLES` (below the defaults): whether it
+changes the preprocessed arrays (the cache key), what is trained (a resume must not change
+it), or neither. `check(config)` refuses values the code cannot run with.
 """
 
 from __future__ import annotations
 
 import ml_collections
+
+from msfml_jax import cli
 
 
 def data_config() -> ml_collections.ConfigDict:
@@ -189,6 +192,169 @@ def base_config() -> ml_collections.ConfigDict:
   return c
 
 
+# ---------------------------------------------------------------------------------------------
+# What each field changes: the one declaration behind the cache key and resume safety.
+#
+#   ARRAYS    changes the preprocessed arrays: part of the cache key (data.* fields), and a
+#             resume must not change it;
+#   TRAINING  changes what is trained (parameter shapes, the data or its order, the loss, the
+#             optimizer state's structure): a resume must not change it;
+#   FREE      paths, schedule length and learning rates, evaluation, logging, batching of
+#             evaluation: may change between a run and its resume.
+# An entry names a field or a whole group ("model": every model.* field); the longest match
+# wins. Every field of base_config() must match an entry (tests/test_config_roles.py walks
+# them); a field that matches none is treated as ARRAYS, the safe side, until classified.
+
+ARRAYS, TRAINING, FREE = "arrays", "training", "free"
+
+FIELD_ROLES = {
+    "seed": TRAINING,             # in the cache key too when data.dev_holdout > 0 (cache_key.py)
+    "data_dir": FREE,             # the key hashes file contents, not where they are
+    "cache_dir": FREE,
+    "batch_size": TRAINING,
+    "num_epochs": FREE,           # a finished run can be extended
+    "max_train_examples": TRAINING,
+    "max_eval_examples": FREE,
+    "eval_every_epochs": FREE,
+    "eval_splits": FREE,
+    "select_metric": FREE,
+    "checkpoint_every_steps": FREE,
+    "keep_checkpoints": FREE,
+    "log_every_steps": FREE,
+    "distributed": FREE,
+    "compilation_cache_dir": FREE,  # where XLA's compiled programs are kept
+    "prefetch_batches": FREE,     # how far the input pipeline runs ahead
+    # data: everything changes the arrays except how evaluation batches are cut.
+    "data.task": ARRAYS,
+    "data.train_file": ARRAYS,
+    "data.dev_file": ARRAYS,
+    "data.test_file": ARRAYS,
+    "data.label_file": ARRAYS,
+    "data.negative_label": ARRAYS,  # custom task (kept in the key as before)
+    "data.num_entities": ARRAYS,
+    "data.parser": FREE,          # where the parse came from: prediction's mismatch warning
+    "data.dep_scheme": FREE,
+    "data.directed": ARRAYS,
+    "data.arity": ARRAYS,
+    "data.label_set": ARRAYS,
+    "data.fold": ARRAYS,
+    "data.num_folds": ARRAYS,
+    "data.dev_holdout": ARRAYS,
+    "data.lowercase": ARRAYS,
+    "data.min_freq": ARRAYS,
+    "data.glove_file": ARRAYS,
+    "data.word_dim": ARRAYS,
+    "data.max_train_length": ARRAYS,
+    "data.buckets": FREE,         # padding only; checked against record lengths at load
+    "data.max_tokens_per_batch": FREE,
+    "data.eval_batch_size": FREE,
+    "model": TRAINING,
+    "loss": TRAINING,
+    "optim.learning_rate": FREE,
+    "optim.lr_decay": FREE,
+    "optim.decay_epoch": FREE,
+    "optim.weight_decay": FREE,
+    "optim.max_grad_norm": FREE,
+    "optim.momentum": TRAINING,   # 0 has no momentum state: the optimizer state differs
+    "optim.msgcn_lr_scale": FREE,  # keeps the optimizer state's structure (steps.py)
+    "optim.mscnn_lr_scale": FREE,  # likewise
+    "optim.decay_rule": FREE,     # the schedule, like lr_decay (lr_scale is always in the state)
+    # PLM input: the encoder and how its vectors are made change the inputs.
+    "plm.model": TRAINING,
+    "plm.markers": TRAINING,
+    "plm.max_length": TRAINING,
+    "plm.vector_dtype": TRAINING,
+    "plm.batch_size": FREE,       # windows per encoder call
+    "plm.posttrain": FREE,        # read by msfml_jax.plm.posttrain only
+}
+
+
+def field_role(name: str) -> str | None:
+  """The role of dotted field `name` (longest matching FIELD_ROLES entry), None if unlisted."""
+  parts = name.split(".")
+  for n in range(len(parts), 0, -1):
+    role = FIELD_ROLES.get(".".join(parts[:n]))
+    if role is not None:
+      return role
+  return None
+
+
+def resume_sensitive(name: str) -> bool:
+  """Whether a resume must refuse a change of `name` (unlisted fields: yes)."""
+  return field_role(name) != FREE
+
+
+def in_cache_key(name: str) -> bool:
+  """Whether data field `name` (dotted, `data.`...) is part of the cache key (unlisted: yes)."""
+  return field_role(name) in (ARRAYS, None)
+
+
+def flat_fields(config: ml_collections.ConfigDict) -> dict:
+  """{dotted name: value} of every leaf field of `config`."""
+  out = {}
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      out.update({f"{key}.{k}": v for k, v in flat_fields(value).items()})
+    else:
+      out[key] = value
+  return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Values: closed choices and ranges, checked before any work starts (`check`).
+
+class ConfigError(cli.UserError, ValueError):
+  """A config value outside what the code accepts."""
+
+
+CHOICES = {
+    "data.arity": ("ternary", "binary"),
+    "data.label_set": ("multi", "binary"),
+    "model.word_input": ("glove", "plm"),
+    "model.mscnn": ("multi", "plain", "none"),
+    "model.msgcn": ("multi", "plain", "none"),
+    "model.mscnn_combine": ("concat", "stack", "sum"),
+    "model.msgcn_output": ("combine", "refined"),
+    "model.entity_pooling": ("max", "mean"),
+    "model.refined_adjacency": ("lifted", "original"),
+    "model.branch_norm": ("none", "layernorm"),
+    "model.attention_scale": ("none", "sqrt_d"),
+    "optim.decay_rule": ("per_epoch", "on_plateau"),
+    "loss.ce_on": ("anchor", "all"),
+}
+# Integer fields and their smallest valid value.
+MINIMUM = {"batch_size": 1, "num_epochs": 0, "eval_every_epochs": 1, "keep_checkpoints": 1,
+           "log_every_steps": 1, "max_train_examples": 0, "max_eval_examples": 0,
+           "checkpoint_every_steps": 0, "data.eval_batch_size": 1,
+           "data.max_tokens_per_batch": 1, "data.num_folds": 1, "data.fold": 0,
+           "data.dev_holdout": 0, "data.min_freq": 0, "data.max_train_length": 0,
+           "data.word_dim": 1, "model.gcn_layers": 1, "model.hidden_dim": 1,
+           "model.lstm_hidden": 1}
+
+
+def check(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError naming the first field whose value the code cannot run with."""
+  flat = flat_fields(config)
+  for name, allowed in CHOICES.items():
+    if name in flat and flat[name] not in allowed:
+      raise ConfigError(f"config: {name}={flat[name]!r} is not one of {', '.join(allowed)}")
+  for name, low in MINIMUM.items():
+    if name in flat and (not isinstance(flat[name], int) or flat[name] < low):
+      raise ConfigError(f"config: {name}={flat[name]!r} must be an integer >= {low}")
+  from msfml_jax import tasks  # pylint: disable=import-outside-toplevel (tasks import the data code)
+  if config.data.task not in tasks.TASKS:
+    raise ConfigError(f"config: data.task={config.data.task!r} is not one of "
+                      f"{', '.join(tasks.TASKS)}")
+  d = config.data
+  if d.fold >= d.num_folds:
+    raise ConfigError(f"config: data.fold={d.fold} must be < data.num_folds={d.num_folds}")
+  if d.dev_file and d.dev_holdout > 0:
+    raise ConfigError("config: set either data.dev_file or data.dev_holdout, not both")
+  buckets = tuple(d.buckets)
+  if not buckets or any(not isinstance(b, int) or b < 1 for b in buckets):
+    raise ConfigError(f"config: data.buckets={buckets!r} must be positive integers")
+  if config.model.word_input == "plm" and not config.plm.model:
+    raise ConfigError("config: model.word_input='plm' needs plm.model (an encoder directory)")
 def from_saved(saved: dict) -> ml_collections.ConfigDict:
   """The config a checkpoint was written with, on top of today's defaults.
 

@@ -2,21 +2,22 @@
 
 Any config field can be overridden with --config.FIELD=VALUE (ml_collections). For PubMed,
 --folds=all runs the five cross-validation folds into DIR/fold{k} and averages them.
+Refusals (bad data or config, a locked or unwritable workdir, an incompatible checkpoint) are
+one line on stderr and exit status 2; --verbosity=1 adds the traceback (msfml_jax/cli.py).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import logging as std_logging
 import os
 import pathlib
 
 import jax
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
-from msfml_jax import evaluate, reporting, train
+from msfml_jax import cli, config_base, evaluate, reporting, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics.")
@@ -56,17 +57,10 @@ def run_folds(config, workdir: pathlib.Path, folds: list[int]) -> dict:
   return summary
 
 
-class _QuietOrbax(std_logging.Filter):
-  """Orbax logs every save step at INFO; keep its warnings and errors only."""
-
-  def filter(self, record: std_logging.LogRecord) -> bool:
-    return record.levelno >= std_logging.WARNING or "orbax" not in record.pathname
-
-
 def main(argv):
   del argv
-  logging.get_absl_handler().addFilter(_QuietOrbax())
   config = _CONFIG.value
+  config_base.check(config)
   maybe_initialize_distributed(config)
   workdir = pathlib.Path(_WORKDIR.value)
   if _FOLDS.value:
@@ -93,4 +87,4 @@ def headline(results: dict) -> dict:
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main)
+  cli.run(main)

@@ -24,6 +24,7 @@ import re
 import tempfile
 from typing import Any, Mapping, Sequence
 
+from msfml_jax import cli
 from msfml_jax.data.readers import Record
 
 ENTITY_TAGS = ("e1", "e2", "e3")
@@ -38,7 +39,7 @@ class ParseError(ValueError):
   """Input that cannot become a Record (bad markers, misaligned or missing entities)."""
 
 
-class ParserModelsMissing(FileNotFoundError):
+class ParserModelsMissing(cli.UserError, FileNotFoundError):
   """A parser backend or its models are not installed where it was told to look."""
 
 

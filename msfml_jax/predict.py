@@ -39,11 +39,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
-from msfml_jax import checkpoints, parse, tasks
+from msfml_jax import checkpoints, cli, parse, tasks
 from msfml_jax.data import arrays as arrays_lib
-from msfml_jax.data import batching, cache, readers
+from msfml_jax.data import batching, cache, readers, validate
 from msfml_jax.models import msfml
 
 CHUNK = 1000  # records converted and predicted together; bounds memory on long files
@@ -108,6 +108,7 @@ class Extractor:
     self._parser_name = parser if isinstance(parser, str) else ""
     self._parser_error, self._stanza_dir, self._spacy_model = None, stanza_dir, spacy_model
     self._checked_parser = None
+    self.parser_missing: parse.ParserModelsMissing | None = None  # models not installed
     self.expand = expand  # widen entities that cut into a token (else such a line fails)
     self._plm = plm
     self._slots = tuple(dict.fromkeys(("subj", "obj") + tasks.get(config).entity_slots(config)))
@@ -159,12 +160,15 @@ class Extractor:
     return name, model
 
   def _parser(self) -> parse.TextParser:
-    """The parser, created on first use; its failure is kept for every later text."""
+    """The parser, created on first use; its failure is kept for every later text (and
+    missing models in `parser_missing`, which the command line reports with exit 2)."""
     if self.parser is None and self._parser_error is None:
       name, model = self._default_parser()
       try:
         self.parser = parse.make_parser(name, spacy_model=model, stanza_dir=self._stanza_dir)
       except (ImportError, OSError, ValueError) as e:
+        if isinstance(e, parse.ParserModelsMissing):
+          self.parser_missing = e
         self._parser_error = f"cannot parse raw text: {e}"
         logging.error("%s", self._parser_error)
     if self.parser is None:
@@ -221,8 +225,14 @@ class Extractor:
       raise parse.ParseError(f"{n} entities, this model expects {self.dataset.num_entities}")
 
   def _check(self, record: readers.Record) -> None:
-    """Problems records_to_arrays and batching would raise for the whole chunk."""
+    """Problems records_to_arrays and batching would raise for the whole chunk, and the
+    graph rules of the training data (`validate`: one root, no cycle, ...)."""
     self._check_count(len(record.spans))
+    n = len(record.spans)
+    validate.check_record("record", record.tokens, record.heads, record.spans,
+                          validate.Fields(tuple(f"spans.{k}" for k in range(n)),
+                                          token="tokens", head="heads"),
+                          tasks.get(self.config).graph_rules)
     batching.bucket_length(len(record.tokens), self.config.data.buckets)
 
   # --- Records -> probabilities --------------------------------------------------------------
@@ -450,6 +460,8 @@ def main(argv: Sequence[str]) -> None:
     stats = predict_file(extractor, f.input, out)
   print(extractor.throughput(), file=sys.stderr)
   print(extractor.summary(), file=sys.stderr)
+  if extractor.parser_missing is not None:  # every text line failed for it: one line, exit 2
+    raise extractor.parser_missing
   if stats["errors"] and not f.allow_errors:
     sys.exit(1)
 
@@ -457,4 +469,4 @@ def main(argv: Sequence[str]) -> None:
 if __name__ == "__main__":
   define_flags()
   flags.mark_flags_as_required(["workdir", "input"])
-  app.run(main)
+  cli.run(main)

@@ -22,13 +22,16 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from msfml_jax import checkpoints, compile_cache, parallel, reporting, steps, tasks
+from msfml_jax import checkpoints, cli, compile_cache, config_base, parallel, reporting, steps
+from msfml_jax import tasks
+from msfml_jax import workdir as workdir_lib
 from msfml_jax.data import batching, cache, prefetch, triplets
 from msfml_jax.models import msfml
 
 
-class DivergenceError(RuntimeError):
+class DivergenceError(cli.UserError, RuntimeError):
   """The loss became NaN or Inf; the last good checkpoint is left in place."""
+  exit_code = cli.EXIT_DIVERGED
 
 
 @dataclasses.dataclass
@@ -56,7 +59,7 @@ def _limit(split, n: int):
 
 def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run:
   workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
+  workdir_lib.make_writable_dir(workdir)
   compile_cache.enable(config)
   log_devices()
   dataset = cache.load_dataset(config, progress=jax.process_index() == 0)
@@ -328,7 +331,16 @@ def log_devices() -> None:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains (resuming from `workdir` when it has a checkpoint), evaluates, writes results."""
+  """Trains (resuming from `workdir` when it has a checkpoint), evaluates, writes results.
+
+  Checks the config's values first and holds the workdir lock (`workdir.locked`) throughout.
+  """
+  config_base.check(config)
+  with workdir_lib.locked(workdir):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   run = setup(config, workdir)
   state = initial_state(run)
   tables = {"hard_negatives": np.full(len(run.splits["train"]), -1, np.int32)}

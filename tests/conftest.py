@@ -63,28 +63,38 @@ def tiny_cache_dir(tmp_path_factory) -> pathlib.Path:
   return tmp_path_factory.mktemp("tiny_cache")
 
 
-def tiny_config(cache_dir: pathlib.Path, overrides: dict | None = None):
-  """configs/tiny.py made smaller still (about 10 s of compiling and training on CPU);
-  `overrides` maps dotted field names to values ({"loss.alpha": 0.1})."""
+REPO = pathlib.Path(__file__).resolve().parent.parent
+FIXTURE_CONFIG = "configs/semeval_fixture.py"  # the in-repo SemEval fixture: no data needed
+FIXTURE_TEST = REPO / "tests" / "fixtures" / "semeval" / "test.json"
+
+
+def load_config_file(name: str = FIXTURE_CONFIG):
+  """get_config() of a config file of the repository (`configs/...py`)."""
   import importlib.util  # pylint: disable=import-outside-toplevel
-  path = pathlib.Path(__file__).resolve().parent.parent / "configs" / "tiny.py"
-  spec = importlib.util.spec_from_file_location("tiny_config_file", path)
+  spec = importlib.util.spec_from_file_location("config_file_" + pathlib.Path(name).stem,
+                                                REPO / name)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  c = module.get_config()
+  return module.get_config()
+
+
+def tiny_config(cache_dir: pathlib.Path, overrides: dict | None = None):
+  """configs/semeval_fixture.py (the in-repo SemEval fixture, one bucket so jit compiles each
+  step once) with 96 training records; `overrides` maps dotted field names to values
+  ({"loss.alpha": 0.1})."""
+  c = load_config_file()
   c.cache_dir = str(cache_dir)
   c.max_train_examples = 96
   c.max_eval_examples = 100
-  c.data.buckets = (128,)  # one shape: jit compiles each step once (compiling dominates here)
   c.update_from_flattened_dict(overrides or {})
   return c
 
 
 @pytest.fixture(scope="session")
-def tiny_run(shared_data_dir, tiny_cache_dir, tmp_path_factory) -> pathlib.Path:
+def tiny_run(tiny_cache_dir, tmp_path_factory) -> pathlib.Path:
   """The workdir of one finished 2-epoch run of `tiny_config` (checkpoints, metrics.jsonl,
-  predictions.jsonl, results.json), trained in this process."""
-  del shared_data_dir  # only skips without the data
+  predictions.jsonl, results.json), trained in this process. Tests must not write into it
+  (copy it first): no test may depend on another's order."""
   from msfml_jax import train  # pylint: disable=import-outside-toplevel (jax is slow to import)
   workdir = tmp_path_factory.mktemp("tiny_run")
   train.train_and_evaluate(tiny_config(tiny_cache_dir), str(workdir))

@@ -1,7 +1,7 @@
 """msfml_jax.predict: pre-parsed and raw-text input, bad lines, agreement with training.
 
-Uses the session's tiny training run (conftest.tiny_run); the raw-text test drives the tiny
-stanza models of tests/fixtures/stanza.
+Uses the session's tiny training run (conftest.tiny_run, on the in-repo SemEval fixture); the
+raw-text test drives the tiny stanza models of tests/fixtures/stanza.
 """
 
 import json
@@ -15,6 +15,7 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import FIXTURE_TEST
 from msfml_jax import checkpoints, parse, predict
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -25,9 +26,9 @@ def _training_predictions(workdir: pathlib.Path) -> list[dict]:
     return [json.loads(line) for line in f]
 
 
-def _test_records(data_dir: pathlib.Path, n: int) -> list[dict]:
-  """The first n SemEval test records, as the dataset file has them."""
-  return json.loads((data_dir / "semeval" / "test.json").read_text())[:n]
+def _test_records(n: int) -> list[dict]:
+  """The first n test records of the run's data (the fixture), as the dataset file has them."""
+  return json.loads(FIXTURE_TEST.read_text())[:n]
 
 
 def _preparsed(raw: dict) -> dict:
@@ -44,10 +45,9 @@ def extractor(tiny_run):
   return predict.Extractor.from_workdir(tiny_run, checkpoint="latest")
 
 
-def test_preparsed_records_agree_with_training_predictions(extractor, tiny_run,
-                                                           shared_data_dir):
+def test_preparsed_records_agree_with_training_predictions(extractor, tiny_run):
   expected = _training_predictions(tiny_run)
-  items = [_preparsed(r) for r in _test_records(shared_data_dir, len(expected))]
+  items = [_preparsed(r) for r in _test_records(len(expected))]
   rows = extractor.predict(items)
   assert len(rows) == len(expected) == 100
   labels = extractor.label_names
@@ -59,11 +59,12 @@ def test_preparsed_records_agree_with_training_predictions(extractor, tiny_run,
     assert row["prediction"] == labels[int(probs.argmax())] == want["prediction"]
     np.testing.assert_allclose(probs, list(want["probabilities"].values()), atol=2e-5)
     assert row["gold"] == want["gold"]
-  assert rows[0]["entities"] == ["audits", "waste"]
+  first = _test_records(1)[0]
+  assert rows[0]["entities"] == [first["token"][first["subj_start"]],
+                                 first["token"][first["obj_start"]]]
 
 
-def test_a_copied_workdir_predicts_without_the_data_or_the_cache(tiny_run, shared_data_dir,
-                                                               tmp_path):
+def test_a_copied_workdir_predicts_without_the_data_or_the_cache(tiny_run, tmp_path):
   # Training stores the vocabularies in <workdir>/dataset/; point the cache and the data
   # elsewhere (empty) to show that prediction needs nothing else.
   copy = tmp_path / "moved_run"
@@ -73,7 +74,7 @@ def test_a_copied_workdir_predicts_without_the_data_or_the_cache(tiny_run, share
                                          cache_dir=str(tmp_path / "empty_cache"),
                                          data_dir=str(tmp_path / "no_data"))
   expected = _training_predictions(tiny_run)[:10]
-  rows = moved.predict([_preparsed(r) for r in _test_records(shared_data_dir, 10)])
+  rows = moved.predict([_preparsed(r) for r in _test_records(10)])
   assert [r["prediction"] for r in rows] == [w["prediction"] for w in expected]
   assert not (tmp_path / "empty_cache").exists()  # no dataset cache was built
 
@@ -90,8 +91,8 @@ def _run_predict(tiny_run, lines: list[str], tmp_path, *flags_: str):
   return result, rows
 
 
-def test_cli_reports_bad_lines_and_predicts_the_rest(tiny_run, shared_data_dir, tmp_path):
-  raw = _test_records(shared_data_dir, 6)
+def test_cli_reports_bad_lines_and_predicts_the_rest(tiny_run, tmp_path):
+  raw = _test_records(6)
   lines = [json.dumps(r) for r in raw[:2]]              # dataset fields work as they are
   lines.append("{this is not json")                      # line 3
   lines.append(json.dumps(dict(_preparsed(raw[2]), spans=[[0, 0]])))  # line 4: one entity
@@ -113,8 +114,8 @@ def test_cli_reports_bad_lines_and_predicts_the_rest(tiny_run, shared_data_dir, 
   assert allowed.returncode == 0 and rows_allowed == rows
 
 
-def test_cli_exits_0_when_no_line_failed(tiny_run, shared_data_dir, tmp_path):
-  lines = [json.dumps(_preparsed(r)) for r in _test_records(shared_data_dir, 2)]
+def test_cli_exits_0_when_no_line_failed(tiny_run, tmp_path):
+  lines = [json.dumps(_preparsed(r)) for r in _test_records(2)]
   result, rows = _run_predict(tiny_run, ["", *lines], tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]
   assert [r["line"] for r in rows] == [2, 3] and all("prediction" in r for r in rows)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import pathlib
 
 import pytest
@@ -123,16 +122,6 @@ def test_label_orders():
   assert readers.num_entities(c) == 3
   c.data.arity = "binary"
   assert readers.num_entities(c) == 2
-
-
-def test_max_train_length_drops_train_only_and_logs(tmp_path, caplog):
-  long_rec = dict(semeval_record(1), token=["w"] * 5)
-  config = semeval_config(tmp_path, [semeval_record(0), long_rec])
-  config.data.max_train_length = 4
-  with caplog.at_level(logging.INFO):
-    splits = readers.load_splits(config)
-  assert len(splits["train"]) == 0 and len(splits["test"]) == 2
-  assert "dropped 2 of 2 train records" in caplog.text
 
 
 def _tacred_fixture_config():

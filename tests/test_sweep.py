@@ -38,10 +38,8 @@ def _read_csv(path: pathlib.Path) -> list[dict]:
     return list(csv.DictReader(f))
 
 
-def test_two_point_sweep_writes_csv_and_png(shared_data_dir, tiny_cache_dir, tmp_path):
-  del shared_data_dir  # skips without the data
-  overrides = {"num_epochs": 1, "max_train_examples": 96, "max_eval_examples": 100,
-               "data.buckets": (128,)}
+def test_two_point_sweep_writes_csv_and_png(tiny_cache_dir, tmp_path):
+  overrides = {"num_epochs": 1, "max_train_examples": 96, "max_eval_examples": 100}
   config = conftest.tiny_config(tiny_cache_dir, overrides)
   points = [(0.1, 0.03), (0.9, 0.03)]
   rows = sweep.run_sweep(config, tmp_path, points)
@@ -63,7 +61,7 @@ def test_two_point_sweep_writes_csv_and_png(shared_data_dir, tiny_cache_dir, tmp
   # The command line with the same settings finds both points finished and only re-plots.
   (tmp_path / "sweep.png").unlink()
   result = subprocess.run(
-      [sys.executable, "tools/sweep.py", "--config=configs/tiny.py", f"--workdir={tmp_path}",
+      [sys.executable, "tools/sweep.py", f"--config={conftest.FIXTURE_CONFIG}", f"--workdir={tmp_path}",
        "--alpha=0.1,0.9", "--beta=0.03", f"--config.cache_dir={tiny_cache_dir}",
        *(f"--config.{k}={v}" for k, v in overrides.items())],
       capture_output=True, text=True, timeout=300, cwd=REPO,

@@ -8,8 +8,9 @@
 Writes DIR/train.jsonl, DIR/test.jsonl (DIR/dev.jsonl), DIR/labels.txt, DIR/config.py (built
 on configs/custom.py) and DIR/prepare_report.json. Each bad line is printed with its line
 number and reason and counted; the exit status is 1 when there was one (the good records are
-still written), 0 with --allow_bad_lines. Formats, columns and the record schema:
-docs/data_format.md.
+still written), 0 with --allow_bad_lines. A refusal (a missing or empty input file, missing
+parser models, an unwritable --output) is one line on stderr and exit status 2. Formats,
+columns and the record schema: docs/data_format.md.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import pathlib
 import shlex
 import sys
 
-from absl import app
 from absl import flags
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from msfml_jax import parse
+from msfml_jax import cli, parse
+from msfml_jax import workdir as workdir_lib
 from msfml_jax.data import prepare
 
 _TRAIN = flags.DEFINE_string("train", None, "Training examples (file, or Hub name for hf).")
@@ -86,7 +87,7 @@ def main(argv: list[str]) -> None:
                              stanza_dir=_STANZA_DIR.value, one_sentence=one_sentence,
                              batch_size=_BATCH.value)
   cols = prepare.Columns(_TEXT.value, _LABEL.value, _SPANS.value, _ID.value, _TYPES.value)
-  output.mkdir(parents=True, exist_ok=True)
+  workdir_lib.make_writable_dir(output, "output directory")
   files, reports, num_entities = {}, {}, None
   for split, source in sources.items():
     files[split] = output / f"{split}.jsonl"
@@ -118,4 +119,4 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["train", "test", "format", "output"])
-  app.run(main)
+  cli.run(main)

@@ -4,7 +4,8 @@
   python tools/preprocess.py --config=configs/pubmed.py:binary,multi --config.data.fold=2
 
 Prints the record count per split, the records/s of the whole run (reading, vocabulary,
-GloVe, arrays) and whether the cache was hit.
+GloVe, arrays) and whether the cache was hit. A bad record, config value or split is one line
+on stderr and exit status 2 (--verbosity=1 adds the traceback).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from absl import app
 from absl import flags
 from ml_collections import config_flags
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from msfml_jax import cli, config_base  # pylint: disable=g-import-not-at-top
 from msfml_jax.data import cache  # pylint: disable=g-import-not-at-top
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py).")
@@ -26,6 +27,7 @@ _PROGRESS = flags.DEFINE_bool("progress", True, "Show a tqdm progress bar while 
 def main(argv: list[str]) -> None:
   del argv
   config = _CONFIG.value
+  config_base.check(config)
   dataset, report = cache.load_dataset_with_report(config, progress=_PROGRESS.value)
   total = sum(report.records.values())
   for name, count in report.records.items():
@@ -41,4 +43,4 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("config")
-  app.run(main)
+  cli.run(main)

@@ -26,11 +26,11 @@ import pathlib
 import sys
 from typing import Any, Sequence
 
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-from msfml_jax import plotting, tasks, train  # pylint: disable=g-import-not-at-top
+from msfml_jax import cli, plotting, tasks, train  # pylint: disable=g-import-not-at-top
 
 DEFAULT_ALPHAS = (0.1, 0.5, 0.9)
 DEFAULT_BETAS = (0.01, 0.05, 0.09)
@@ -141,4 +141,4 @@ def define_flags() -> None:
 if __name__ == "__main__":
   define_flags()
   flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main)
+  cli.run(main)

@@ -28,9 +28,10 @@ import ml_collections
 import numpy as np
 
 from msfml_jax import paths
+from msfml_jax import workdir as workdir_lib
 from msfml_jax.data import arrays as arrays_lib
 from msfml_jax.data import cache_key as key_lib
-from msfml_jax.data import glove, readers, vocab as vocab_lib
+from msfml_jax.data import glove, readers, validate, vocab as vocab_lib
 
 CACHE_VERSION = key_lib.CACHE_VERSION
 # Seed of the random rows of words GloVe lacks. Fixed, not config.seed, so runs that differ only
@@ -163,8 +164,11 @@ def atomic_directory(directory: pathlib.Path) -> Iterator[pathlib.Path]:
   """Yields a temporary sibling to fill, then renames it to `directory` (atomic on one
   filesystem): a killed build leaves at worst an unread `.<name>-*` directory, never a half
   cache. Losing a race to a concurrent build of the same directory is not an error."""
-  directory.parent.mkdir(parents=True, exist_ok=True)
-  tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+  try:
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+  except OSError as e:
+    raise workdir_lib.WorkdirError(f"cannot write to {directory.parent}: {e.strerror or e}") from e
   try:
     yield tmp
     os.rename(tmp, directory)
@@ -216,7 +220,13 @@ def load_dataset_with_report(config: ml_collections.ConfigDict,
       logging.warning("unreadable cache %s (%s): rebuilding", directory, e)
       shutil.rmtree(directory, ignore_errors=True)
       hit = False
-  if not hit:
+  if hit:  # data.buckets is not in the key: a cache built for larger buckets may be reused
+    for name, split in dataset.splits.items():
+      validate.check_lengths(
+          name, split.lengths,
+          lambda i, name=name, split=split: f"{directory}/{name}: record {i} (id {split.ids[i]})",
+          config.data.buckets)
+  else:
     logging.info("cache miss: building %s", directory)
     dataset, meta = _build(config, key, progress)
     _write(directory, dataset, meta)

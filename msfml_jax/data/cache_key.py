@@ -17,6 +17,7 @@ import pathlib
 
 import ml_collections
 
+from msfml_jax import config_base
 from msfml_jax.data import readers
 from msfml_jax.data.json_fields import DataError
 
@@ -30,10 +31,11 @@ _EDGE_BYTES = 1 << 20
 # deliberate format changes).
 _CODE_MODULES = ("readers.py", "json_fields.py", "vocab.py", "glove.py", "arrays.py",
                  "graphs.py", "cache.py")
-# `config.data` fields that do not change the arrays (batching only); all others are keyed,
-# so a field added to data_config() later is part of the key unless listed here.
-NON_KEY_FIELDS = frozenset({"buckets", "eval_batch_size", "max_tokens_per_batch", "parser",
-                            "dep_scheme"})
+# `config.data` fields that do not change the arrays (batching only), from the one
+# classification of every field, config_base.FIELD_ROLES; all others (and any field not yet
+# classified) are keyed.
+NON_KEY_FIELDS = frozenset(k for k in config_base.data_config()
+                           if not config_base.in_cache_key(f"data.{k}"))
 
 
 def file_fingerprint(path: pathlib.Path) -> str:
@@ -58,7 +60,7 @@ def file_fingerprint(path: pathlib.Path) -> str:
 def key_inputs(config: ml_collections.ConfigDict) -> dict:
   """The config values the arrays depend on (JSON-friendly)."""
   fields = {k: (list(v) if isinstance(v, tuple) else v)
-            for k, v in sorted(config.data.items()) if k not in NON_KEY_FIELDS}
+            for k, v in sorted(config.data.items()) if config_base.in_cache_key(f"data.{k}")}
   if config.data.dev_holdout > 0:  # the seed only picks the held-out records
     fields["seed"] = config.seed
   return fields

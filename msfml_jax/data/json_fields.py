@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import pathlib
 
+from msfml_jax import cli
 
-class DataError(ValueError):
+
+class DataError(cli.UserError, ValueError):
   """A malformed input file or record."""
 
 

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 import ml_collections
 import numpy as np
 
-from msfml_jax.data import readers
+from msfml_jax.data import readers, validate
 
 Reader = Callable[[pathlib.Path], list[readers.Record]]
 
@@ -22,6 +22,8 @@ class Task:
 
   name: str = ""
   default_main_metric: str = "accuracy"
+  # What the dependency graphs may contain beyond a plain tree (`validate.GraphRules`).
+  graph_rules: validate.GraphRules = validate.TREE
 
   # --- data ------------------------------------------------------------------------------
 
@@ -57,6 +59,11 @@ class Task:
     prefixes of the dataset's records (prediction accepts those fields as they are)."""
     del config
     return ("subj", "obj")
+
+  def validation_fields(self, config: ml_collections.ConfigDict) -> validate.Fields:
+    """The field names `validate` messages use: TACRED-style `token`, `stanford_head` and
+    `<slot>_start` by default."""
+    return validate.Fields(tuple(f"{s}_start" for s in self.entity_slots(config)))
 
   def num_entities(self, config: ml_collections.ConfigDict) -> int:
     """Entity slots per record."""

@@ -22,6 +22,7 @@ import ml_collections
 
 from msfml_jax import evaluate
 from msfml_jax.data import readers
+from msfml_jax.data import validate as graph_rules
 from msfml_jax.data.json_fields import DataError
 from msfml_jax.tasks import base
 
@@ -130,6 +131,10 @@ class Custom(base.Task):
   """Any label set in the documented record schema."""
 
   name = "custom"
+
+  def validation_fields(self, config: ml_collections.ConfigDict) -> graph_rules.Fields:
+    return graph_rules.Fields(tuple(f"spans.{k}" for k in range(self.num_entities(config))),
+                              token="tokens", head="heads")
   default_main_metric = "micro_f1"  # = accuracy when data.negative_label is ""
 
   def reader(self, config: ml_collections.ConfigDict) -> base.Reader:

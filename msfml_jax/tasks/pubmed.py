@@ -15,7 +15,7 @@ import ml_collections
 
 from msfml_jax import evaluate
 from msfml_jax.data import json_fields as jf
-from msfml_jax.data import readers
+from msfml_jax.data import readers, validate
 from msfml_jax.tasks import base
 
 NEGATIVE = "None"
@@ -53,6 +53,9 @@ class PubMed(base.Task):
   """PubMed n-ary: `data.arity` ternary | binary, `data.label_set` multi | binary."""
 
   name = "pubmed"
+  # Collapsed CoreNLP graphs: `self` tokens have head -1; the public folds hold head cycles
+  # and overlapping slots, kept and counted (msfml_jax/data/validate.py).
+  graph_rules = validate.COLLAPSED
   default_main_metric = "accuracy"
 
   def input_files(self, config: ml_collections.ConfigDict) -> dict[str, pathlib.Path]:
