@@ -149,6 +149,7 @@ AGGCN_REGIME: dict[str, Any] = {
     "loss.pooled_l2": 0.002, "optim.decay_rule": "on_plateau", "optim.decay_epoch": 5}
 PROBES: dict[str, dict[str, Any]] = {
     "today": {},                                   # configs/semeval_fast.py's own schedule
+    "today_35ep": {"num_epochs": 35},              # ... for its full 35 epochs
     "aggcn_fixed": AGGCN_REGIME,
     "aggcn_branch02": {**AGGCN_REGIME, "optim.msgcn_lr_scale": 0.2,
                        "optim.mscnn_lr_scale": 0.2},

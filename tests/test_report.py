@@ -239,7 +239,8 @@ def test_probe_and_branch_death_sections(tmp_path):
   assert "| aggcn_fixed | `optim.learning_rate=0.5`" in probe
   assert "| 41.00 77.50 | 77.50 | 78.25 | 0.04 0.90 | 0.84 0.93 |" in probe
   death_table = _section(text, "branch_death")
-  assert "| lr05 | 10 | 0.72 | 0.04 | 0.95 | -0.057 | 0.045 | -0.029 | 0.80 | 0.49 |" in death_table
+  assert ("| lr05 | 10 | 0.72 | 0.04 | 0.95 | 0.12 | -0.057 | 0.045 | -0.029 | 0.80 | 0.49 |"
+          in death_table)
   assert "`python tools/diagnose_branches.py --config=x`" in death_table
   (death / "lr05.command.txt").unlink()
   with pytest.raises(ValueError, match="command.txt is missing"):

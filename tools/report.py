@@ -391,7 +391,7 @@ def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
     rows.append([e.name, change, _trajectory(f1), fmt(last.get("macro_f1")),
                  fmt(last.get(AGGCN)), _trajectory(_per_epoch(e, "train_epoch", "x_dead")),
                  _trajectory(_per_epoch(e, "train_epoch", "y_dead"))])
-  header = ["run", "changes against configs/semeval_fast.py (8 epochs)",
+  header = ["run", "changes against configs/semeval_fast.py at 8 epochs",
             "test macro-F1 by epoch", "last", "AGGCN macro-F1", "x_dead by epoch",
             "y_dead by epoch"]
   return table(header, rows, "lllrrll") + "\n\nCommands: the runs table."
@@ -416,14 +416,15 @@ def branch_death_section(entries: Sequence[Entry], context: Mapping[str, Any]) -
       gcn = layers.get("msgcn/norm") or layers.get("msgcn/combine") or {}
       cnn = layers.get("mscnn/norm") or layers.get("mscnn/combine") or {}
       rows.append([path.stem, str(r["step"]), fmt(m.get("y_dead")), fmt(m.get("x_dead")),
-                   fmt(gcn.get("zero_frac")), fmt(gcn.get("pre_mean"), 3),
+                   fmt(gcn.get("zero_frac")), fmt(gcn.get("dead_units")),
+                   fmt(gcn.get("pre_mean"), 3),
                    fmt(gcn.get("pre_std"), 3), fmt(gcn.get("bias_mean"), 3),
                    fmt(layers.get("msgcn/original_1", {}).get("zero_frac")),
                    fmt(cnn.get("zero_frac"))])
   header = ["probe", "step", "y_dead (batch)", "x_dead (batch)", "msgcn/combine zeros",
-            "its input mean", "its input std", "its bias mean", "msgcn/original_1 zeros",
+            "its dead units", "its input mean", "its input std", "its bias mean", "msgcn/original_1 zeros",
             "mscnn/combine zeros"]
-  return table(header, rows, "lrrrrrrrrr") + "\n\n" + "\n".join(commands)
+  return table(header, rows, "lrrrrrrrrrr") + "\n\n" + "\n".join(commands)
 
 
 SECTIONS: dict[str, Callable[[Sequence[Entry], Mapping[str, Any]], str]] = {
