@@ -40,7 +40,9 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from msfml_jax import train
+# The checkout this file is in, not whichever msfml_jax is installed (as the other tools).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from msfml_jax import train  # pylint: disable=wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.")
 _STEPS = flags.DEFINE_integer("steps", 40, "Timed training steps.")
