@@ -160,6 +160,10 @@ PROBES: dict[str, dict[str, Any]] = {
                      "model.msgcn_output": "refined"},
     "aggcn_direct_gcn02": {**AGGCN_REGIME, "model.mscnn_combine": "stack",
                            "model.msgcn_output": "refined", "optim.msgcn_lr_scale": 0.2},
+    # today_35ep's x dies in epochs 9-11 while the feature loss `rep` falls from 1.7 to 0.8:
+    # with m2 = 1 on unit vectors whose entries are >= 0 (ReLU) the hinge asks for cosine
+    # gaps of 0.5, which sparse, mostly-zero features reach. FaceNet's 0.2 on unit vectors.
+    "today_35ep_rep02": {"num_epochs": 35, "loss.margin_rep": 0.2},
 }
 
 

@@ -94,6 +94,14 @@ def model_config() -> ml_collections.ConfigDict:
   # Compute dtype of activations and matmuls: float32 | bfloat16 (parameters, optimizer
   # state and losses stay float32).
   m.dtype = "float32"
+  # Round hidden_dim (and 2 * lstm_hidden) up to a multiple of this, and pad the token
+  # features t with zero columns to one (0 = off: the paper's 200 / 100 / 140). For TPU
+  # matrix units (128): 256 / 128 / 256, a wider model than the paper's; docs/results.md
+  # measures it on CPU.
+  m.width_multiple = 0
+  # Bi-LSTM: scan (flax cells, input projection inside the recurrence) | hoisted (input
+  # projection as one matmul over all time steps); same parameters and function.
+  m.lstm_impl = "scan"
   return m
 
 
@@ -173,6 +181,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.loss = loss_config()
   c.optim = optim_config()
   c.batch_size = 50             # anchors per step; each step sees 3 * batch_size samples
+  # Rows of each role's batch rounded up to a multiple of this with inert padding rows
+  # (weight 0), for accelerators whose matrix units want multiples of 8 (0 = off; the
+  # measurements in docs/results.md keep it off on CPU).
+  c.batch_row_multiple = 0
   c.num_epochs = 150            # paper §5.1.2 (SemEval, last-epoch checkpoint)
   c.max_train_examples = 0      # 0 = all; >0 takes the first N (tests, quick runs)
   c.max_eval_examples = 0
@@ -212,6 +224,7 @@ FIELD_ROLES = {
     "data_dir": FREE,             # the key hashes file contents, not where they are
     "cache_dir": FREE,
     "batch_size": TRAINING,
+    "batch_row_multiple": TRAINING,  # the dropout masks are drawn per row
     "num_epochs": FREE,           # a finished run can be extended
     "max_train_examples": TRAINING,
     "max_eval_examples": FREE,
@@ -319,11 +332,12 @@ CHOICES = {
     "model.refined_adjacency": ("lifted", "original"),
     "model.branch_norm": ("none", "layernorm"),
     "model.attention_scale": ("none", "sqrt_d"),
+    "model.lstm_impl": ("scan", "hoisted"),
     "optim.decay_rule": ("per_epoch", "on_plateau"),
     "loss.ce_on": ("anchor", "all"),
 }
 # Integer fields and their smallest valid value.
-MINIMUM = {"batch_size": 1, "num_epochs": 0, "eval_every_epochs": 1, "keep_checkpoints": 1,
+MINIMUM = {"batch_size": 1, "batch_row_multiple": 0, "model.width_multiple": 0, "num_epochs": 0, "eval_every_epochs": 1, "keep_checkpoints": 1,
            "log_every_steps": 1, "max_train_examples": 0, "max_eval_examples": 0,
            "checkpoint_every_steps": 0, "data.eval_batch_size": 1,
            "data.max_tokens_per_batch": 1, "data.num_folds": 1, "data.fold": 0,

@@ -53,6 +53,22 @@ class Run:
   word_vectors: dict[str, np.ndarray]  # PLM input: flat [T, H] per split; empty with GloVe
 
 
+def batch_rows(config: ml_collections.ConfigDict) -> int:
+  """Rows of each role's global training batch: `batch_size` anchors (a multiple of the
+  device count), rounded up to `batch_row_multiple` with padding rows when that is set."""
+  rows = parallel.global_batch_size(config.batch_size)
+  multiple = config.get("batch_row_multiple", 0)
+  if multiple:
+    rows = parallel.global_batch_size(-(-rows // multiple) * multiple)
+  return rows
+
+
+def epoch_plan(run: "Run", epoch: int, hard_negatives: np.ndarray | None) -> triplets.EpochPlan:
+  """Epoch `epoch`'s training batches (record indices, -1 for padding rows)."""
+  return run.sampler.plan(epoch, run.global_batch, hard_negatives,
+                          with_triplets=run.config.loss.msml, rows=batch_rows(run.config))
+
+
 def _limit(split, n: int):
   return split.take(np.arange(min(n, len(split)))) if n and n < len(split) else split
 
@@ -98,7 +114,7 @@ def train_batch(run: Run, plan: triplets.EpochPlan, b: int) -> dict[str, jax.Arr
   longest = real[train.lengths[real].argmax()]
   length = batching.bucket_length(int(train.lengths[longest]), run.config.data.buckets,
                                   record=f"train record {longest} (id {train.ids[longest]})")
-  rows = parallel.process_rows(run.global_batch)
+  rows = parallel.process_rows(batch_rows(run.config))
   parts = []
   for idx in global_idx:
     local = idx[rows]
@@ -360,7 +376,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
       hard = tables["hard_negatives"] if config.loss.hard_negatives else None
       if hard is not None and (hard < 0).all():
         hard = None  # before the first refresh: random other class
-      plan = run.sampler.plan(epoch, run.global_batch, hard, with_triplets=config.loss.msml)
+      plan = epoch_plan(run, epoch, hard)
       bar = tqdm(total=len(plan) - start_batch, desc=f"epoch {epoch + 1}/{config.num_epochs}",
                  disable=jax.process_index() != 0, leave=False, dynamic_ncols=True)
       t_epoch, samples, sums, count = time.time(), 0, {}, 0

@@ -42,3 +42,25 @@ def test_score_predictions_applies_each_tasks_scorer():
   semeval, custom = score_rows(rows, "semeval"), score_rows(rows, "custom", "Other")
   assert semeval["macro_f1"] == pytest.approx(custom["macro_f1"]) == pytest.approx(100 / 3)
   assert semeval["accuracy"] == custom["accuracy"] == 50.0
+
+
+@pytest.mark.parametrize("mode", ["step", "loop"])
+def test_benchmark_prints_its_named_fields(mode, tmp_path):
+  """tools/benchmark.py on the in-repo fixture: the JSON fields issue 11 names (values are
+  measurements, so only their presence and sanity are checked, never a speed)."""
+  import json, subprocess, sys  # pylint: disable=import-outside-toplevel,multiple-imports
+  out = subprocess.run(
+      [sys.executable, str(TOOLS / "benchmark.py"), "--config=configs/semeval_fixture.py",
+       f"--mode={mode}", "--epochs=2", "--steps=3", "--eval_records=20",
+       f"--config.cache_dir={tmp_path}", "--config.max_train_examples=48",
+       "--config.batch_size=8", "--config.batch_row_multiple=8"],
+      cwd=TOOLS.parent, capture_output=True, text=True, check=True, timeout=600)
+  report = json.loads(out.stdout)
+  if mode == "step":
+    assert report["train_samples_per_s"] > 0 and report["eval_samples_per_s"] > 0
+    return
+  for key in ("loop_samples_per_s", "step_samples_per_s", "loop_to_step_ratio",
+              "h2d_mb_per_step", "compile_count", "compile_seconds", "pipeline_batches_per_s",
+              "peak_rss_mb"):
+    assert report[key] is not None and report[key] > 0, key
+  assert report["final_step"] == 2 * report["steps_per_epoch"] == 12

@@ -52,6 +52,9 @@ Hand-written text between.
 <!-- report:branch_death begin -->
 <!-- report:branch_death end -->
 
+<!-- report:speed begin -->
+<!-- report:speed end -->
+
 <!-- report:runs begin -->
 <!-- report:runs end -->
 
@@ -245,3 +248,27 @@ def test_probe_and_branch_death_sections(tmp_path):
   (death / "lr05.command.txt").unlink()
   with pytest.raises(ValueError, match="command.txt is missing"):
     report.report(root, doc, tmp_path / "figures")
+
+
+def test_speed_section_tables_benchmark_reports(tmp_path):
+  root = tmp_path / "results"
+  speed = root / "speed"
+  speed.mkdir(parents=True)
+  (speed / "semeval_loop_after.json").write_text(json.dumps(
+      {"mode": "loop", "loop_samples_per_s": 566.3, "step_samples_per_s": 618.0,
+       "loop_to_step_ratio": 0.916, "h2d_mb_per_step": 0.239, "compile_count": 13,
+       "compile_seconds": 19.98, "pipeline_batches_per_s": 516.08,
+       "end_of_epoch_seconds": 2.15, "peak_rss_mb": 2114.4}))
+  (speed / "semeval_loop_after.command.txt").write_text("python tools/benchmark.py --mode=loop\n")
+  (speed / "semeval_step_after.json").write_text(json.dumps(
+      {"train_samples_per_s": 582.1, "eval_samples_per_s": 1502.8, "compile_seconds": 1.03,
+       "peak_rss_mb": 1500.2}))
+  (speed / "semeval_step_after.command.txt").write_text("python tools/benchmark.py\n")
+  doc = tmp_path / "results.md"
+  doc.write_text(DOC)
+  report.report(root, doc, tmp_path / "figures")
+  section = _section(doc.read_text(), "speed")
+  assert ("| semeval_loop_after | 566.3 | 618.0 | 0.916 | 0.239 | 13 | 20.0 | 516.1 | 2.1 | "
+          "2114.4 |") in section
+  assert "| semeval_step_after | 582.1 | 1502.8 | 1.0 | 1500.2 |" in section
+  assert "- `semeval_loop_after`: `python tools/benchmark.py --mode=loop`" in section

@@ -4,16 +4,19 @@
   python tools/benchmark.py --config=configs/semeval.py --mode=loop [--epochs=2]
 
 --mode=step (default) times the jitted train step alone on ready device batches. Reports:
-compile seconds (first train step's shape), training samples/s (each member of a triplet
-counts as a sample; steps whose shape compiles are excluded), evaluation samples/s, peak RSS,
-and the achieved FLOP/s of the train step from XLA's cost analysis.
+compile seconds (first train step's shape), training samples/s (each real member of a
+triplet counts as a sample, padding rows do not; a batch of a new shape is timed on its
+second run, after its compile), evaluation samples/s, peak RSS, and the achieved FLOP/s of
+the train step from XLA's cost analysis (which counts a `lax.scan` body once, so the
+LSTM's share is undercounted).
 
 --mode=loop runs `--epochs` full epochs through the real training code (`train_and_evaluate`:
 batching, transfer, step, metrics, hard-negative refresh, evaluation, checkpoints; the
 persistent compilation cache off, so compiles are counted cold) and reports:
   loop_samples_per_s      training samples/s of the last epoch's training loop (the
                           `samples_per_s` of its train_epoch record in metrics.jsonl)
-  step_samples_per_s      the jitted step alone on the same plan (as --mode=step)
+  step_samples_per_s      the jitted step alone on every batch of the timed epoch's plan
+                          (as --mode=step)
   loop_to_step_ratio      loop_samples_per_s / step_samples_per_s
   epoch_seconds           wall time of the last epoch, end-of-epoch work included
   end_of_epoch_seconds    of which hard-negative refresh, evaluation and checkpoint
@@ -59,23 +62,37 @@ def _flops(compiled) -> float:
   return float((analysis or {}).get("flops", 0.0))
 
 
+def epoch_plan(run, epoch: int):
+  """The training plan of `epoch` (no hard negatives). Falls back to the sampler call of
+  checkouts before `train.epoch_plan`, so that this file can time an older commit (the
+  'before' of docs/results.md) on the same terms."""
+  if hasattr(train, "epoch_plan"):
+    return train.epoch_plan(run, epoch, None)
+  return run.sampler.plan(epoch, run.global_batch, None, with_triplets=run.config.loss.msml)
+
+
 def _step_timing(run, state, plan, steps: int):
-  """(samples/s of the jitted step alone, shape counts, timed seconds, FLOPs, state)."""
+  """(samples/s of the jitted step alone, shape counts, timed seconds, FLOPs, state).
+
+  Every one of the first `steps` batches is timed; a batch whose shape is new runs once
+  untimed first (its compile), so rare long buckets count as often as the loop meets them.
+  Samples are the real (weight 1) members of each triplet, not padding rows.
+  """
   seen, timed, samples, flops, shapes = set(), 0.0, 0, 0.0, collections.Counter()
   flops_by_shape = {}
   for b in range(min(steps, len(plan))):
     batch = jax.block_until_ready(train.train_batch(run, plan, b))
     shape = batch["tokens"].shape
+    if shape not in seen:  # compile this shape outside the timed region
+      seen.add(shape)
+      flops_by_shape[shape] = _flops(run.train_step.lower(state, batch).compile())
+      state, metrics = run.train_step(state, batch)  # the state is donated: keep the new one
+      jax.block_until_ready(metrics["loss"])
     t = time.perf_counter()
     state, metrics = run.train_step(state, batch)
     jax.block_until_ready(metrics["loss"])
-    dt = time.perf_counter() - t
-    if shape not in seen:  # this step compiled its shape: not steady-state
-      seen.add(shape)
-      flops_by_shape[shape] = _flops(run.train_step.lower(state, batch).compile())
-      continue
-    timed += dt
-    samples += int(np.prod(shape[:2]))
+    timed += time.perf_counter() - t
+    samples += int(np.asarray(batch["weight"]).sum())
     flops += flops_by_shape[shape]
     shapes[str(shape)] += 1
   return samples / timed if timed else None, shapes, timed, flops, state
@@ -86,7 +103,7 @@ def step_mode(config) -> dict:
   with tempfile.TemporaryDirectory() as workdir:
     run = train.setup(config, workdir)
     state = train.initial_state(run)
-    plan = run.sampler.plan(0, run.global_batch, None, with_triplets=config.loss.msml)
+    plan = epoch_plan(run, 0)
     first = train.train_batch(run, plan, 0)
     t0 = time.perf_counter()
     run.train_step.lower(state, first).compile()
@@ -172,10 +189,11 @@ def loop_mode(config) -> dict:
   train.end_of_epoch = end_of_epoch
   with tempfile.TemporaryDirectory() as workdir:
     run = train.setup(config, workdir)
-    plan = run.sampler.plan(0, run.global_batch, None, with_triplets=config.loss.msml)
+    # The timed (last) epoch's plan, every batch of it, as the loop ran them.
+    plan = epoch_plan(run, config.num_epochs - 1)
     h2d_mb, pipeline_rate = _pipeline(run, plan, _STEPS.value)
     state = train.initial_state(run)
-    step_rate, shapes, _, _, _ = _step_timing(run, state, plan, _STEPS.value)
+    step_rate, shapes, _, _, _ = _step_timing(run, state, plan, len(plan))
     run.checkpointer.close()
   return {
       "config": config.data.task, "mode": "loop", "devices": jax.device_count(),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Accelerator check (about 8 minutes on one GPU): the loop benchmark for SemEval and PubMed
-# and a 10-epoch SemEval run, printing epoch time and samples/s.
+# Accelerator check (about 8 minutes on one GPU): the loop benchmark for SemEval and PubMed,
+# the step benchmark of the shape and LSTM switches, and a 10-epoch SemEval run, printing
+# epoch time and samples/s.
 #
 #   bash tools/device_check.sh
 #
@@ -48,6 +49,22 @@ if [[ "${CHECK_SKIP_PUBMED:-0}" != 1 ]]; then
     2>"$OUT/pubmed_bench.log" >"$OUT/pubmed_bench.json"
   summary "$OUT/pubmed_bench.json"
 fi
+
+echo "== step benchmark: SemEval shapes and LSTM (model.lstm_impl, batch_row_multiple, width_multiple, dtype)"
+for variant in "" "--config.model.lstm_impl=hoisted" "--config.batch_row_multiple=8" \
+    "--config.model.width_multiple=128" "--config.model.dtype=bfloat16" \
+    "--config.model.dtype=bfloat16 --config.model.width_multiple=128 --config.batch_row_multiple=8"; do
+  read -r -a V <<< "$variant"
+  python tools/benchmark.py --config=configs/semeval.py --steps=30 "${V[@]}" "${EXTRA[@]}" \
+    2>"$OUT/variant.log" >"$OUT/variant.json"
+  python - "$OUT/variant.json" "${variant:-default}" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+r = json.loads(text[text.index("{"):])
+print(f"  {sys.argv[2]}: train {r['train_samples_per_s']} samples/s, eval "
+      f"{r['eval_samples_per_s']} samples/s, compile {r['compile_seconds']} s", flush=True)
+PY
+done
 
 echo "== SemEval training, $EPOCHS epochs"
 python -m msfml_jax.main --config=configs/semeval.py --config.num_epochs="$EPOCHS" \

@@ -139,7 +139,7 @@ def from_scratch() -> list[dict[str, Any]]:
     state = train.initial_state(run)
     split = _records(run.splits[FLAGS.split], FLAGS.max_records)
     batches = list(batching.eval_batches(split, config))
-    plan = run.sampler.plan(0, run.global_batch, None, with_triplets=config.loss.msml)
+    plan = train.epoch_plan(run, 0, None)
     reports = [{"step": 0, "layers": layer_report(run.model, state.params, batches)}]
     print(json.dumps(reports[-1]), flush=True)
     for b in range(min(FLAGS.train_steps, len(plan))):

@@ -427,7 +427,50 @@ def branch_death_section(entries: Sequence[Entry], context: Mapping[str, Any]) -
   return table(header, rows, "lrrrrrrrrrr") + "\n\n" + "\n".join(commands)
 
 
+LOOP_FIELDS = ("loop_samples_per_s", "step_samples_per_s", "loop_to_step_ratio",
+               "h2d_mb_per_step", "compile_count", "compile_seconds", "pipeline_batches_per_s",
+               "end_of_epoch_seconds", "peak_rss_mb")
+STEP_FIELDS = ("train_samples_per_s", "eval_samples_per_s", "compile_seconds", "peak_rss_mb")
+
+
+def _speed_fmt(value: Any, key: str) -> str:
+  if isinstance(value, int) and not isinstance(value, bool):
+    return str(value)
+  return fmt(value, 3 if key in ("h2d_mb_per_step", "loop_to_step_ratio") else 1)
+
+
+def speed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """`tools/benchmark.py` reports: results/speed/NAME.json (its JSON output) with
+  NAME.command.txt beside it; one table for --mode=loop reports, one for the step mode."""
+  del entries
+  folder = context["results_dir"] / "speed"
+  files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+  if not files:
+    return ("_No runs yet: `python tools/benchmark.py --config=... > results/speed/NAME.json`, "
+            "the command in NAME.command.txt._")
+  loop_rows, step_rows, commands = [], [], []
+  for path in files:
+    command = path.with_name(path.stem + ".command.txt")
+    if not command.is_file():
+      raise ValueError(f"{path}: {command.name} is missing beside it")
+    commands.append(f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    if report.get("mode") == "loop":
+      loop_rows.append([path.stem] + [_speed_fmt(report.get(k), k) for k in LOOP_FIELDS])
+    else:
+      step_rows.append([path.stem] + [_speed_fmt(report.get(k), k) for k in STEP_FIELDS])
+  parts = []
+  if loop_rows:
+    parts.append(table(["loop report"] + [f"`{k}`" for k in LOOP_FIELDS], loop_rows,
+                       "l" + "r" * len(LOOP_FIELDS)))
+  if step_rows:
+    parts.append(table(["step report"] + [f"`{k}`" for k in STEP_FIELDS], step_rows,
+                       "l" + "r" * len(STEP_FIELDS)))
+  return "\n\n".join(parts + ["\n".join(commands)])
+
+
 SECTIONS: dict[str, Callable[[Sequence[Entry], Mapping[str, Any]], str]] = {
+    "speed": speed_section,
     "semeval_probe": probe_section,
     "branch_death": branch_death_section,
     "ablation": ablation_section,

@@ -90,8 +90,12 @@ class TripletSampler:
     return np.where(use_hard, hard, random_cls)
 
   def plan(self, epoch: int, batch_size: int, hard_negatives: np.ndarray | None,
-           with_triplets: bool = True) -> EpochPlan:
-    """The epoch's batches, with length-sorted chunks and shuffled batch order."""
+           with_triplets: bool = True, rows: int = 0) -> EpochPlan:
+    """The epoch's batches, with length-sorted chunks and shuffled batch order.
+
+    `rows` > batch_size appends padding slots (-1) to every batch: the same records in the
+    same batches, in [num_batches, rows] arrays (config.batch_row_multiple).
+    """
     rng_order = epoch_rng(self.seed, epoch, 0)
     rng_pos = epoch_rng(self.seed, epoch, 1)
     rng_neg = epoch_rng(self.seed, epoch, 2)
@@ -115,7 +119,8 @@ class TripletSampler:
 
     def to_batches(idx: np.ndarray) -> np.ndarray:
       idx = np.concatenate([idx[order], np.full(pad, -1, np.int64)])
-      return idx.reshape(num_batches, batch_size)
+      idx = idx.reshape(num_batches, batch_size)
+      return np.pad(idx, ((0, 0), (0, max(rows - batch_size, 0))), constant_values=-1)
 
     batch_order = rng_order.permutation(num_batches)
     return EpochPlan(*(to_batches(x)[batch_order] for x in (anchors, positives, negatives)))

@@ -111,6 +111,10 @@ class MSFML(nn.Module):
 
     t = embeddings.Embedder(cfg, self.vocab_size, self.num_pos, name="embedder")(batch, train)
     t = t.astype(cfg.get("dtype", "float32"))  # the compute dtype (steps.compute_params)
+    if cfg.get("width_multiple", 0):
+      # Zero columns: every first layer's contraction becomes a multiple of the unit.
+      extra = round_up(t.shape[-1], cfg.width_multiple) - t.shape[-1]
+      t = jnp.pad(t, ((0, 0), (0, 0), (0, extra)))
 
     cnn = lexical_encoder(cfg)
     gcn = syntactic_encoder(cfg)
@@ -124,7 +128,8 @@ class MSFML(nn.Module):
     else:
       h_loc = h_lex if h_lex is not None else h_dep
 
-    h_glo = fusion.BiLSTM(cfg.lstm_hidden, name="bilstm")(t, mask)
+    h_glo = fusion.BiLSTM(cfg.lstm_hidden, cfg.get("lstm_impl", "scan"),
+                          name="bilstm")(t, mask)
     if 2 * cfg.lstm_hidden != cfg.hidden_dim and h_loc is not None:
       # Bi-attention takes dot products between h^glo and h^loc: bring them to one width.
       h_glo = nn.Dense(cfg.hidden_dim, name="glo_proj")(h_glo) * mask[..., None]
@@ -154,6 +159,11 @@ class MSFML(nn.Module):
     return {k: v.astype(jnp.float32) for k, v in outputs.items()}  # losses in float32
 
 
+def round_up(n: int, multiple: int) -> int:
+  """n rounded up to a multiple of `multiple` (n itself when multiple is 0)."""
+  return -(-n // multiple) * multiple if multiple else n
+
+
 def has_features(config: ml_collections.ConfigDict) -> bool:
   """Whether both x and y exist, i.e. the feature-level triplet loss applies."""
   return config.mscnn != "none" and config.msgcn != "none"
@@ -171,6 +181,13 @@ def create_model(config: ml_collections.ConfigDict, dataset: Any) -> MSFML:
     model_config = ml_collections.ConfigDict(model_config.to_dict())
     model_config.word_dim = (config.data.word_dim if dataset.embeddings is None
                              else int(np.shape(dataset.embeddings)[1]))
+  multiple = model_config.get("width_multiple", 0)
+  if multiple:
+    model_config = ml_collections.ConfigDict(model_config.to_dict())
+    model_config.hidden_dim = round_up(model_config.hidden_dim, multiple)
+    # h^glo = [forward; backward] is 2 * lstm_hidden wide: a multiple when each half is one
+    # of multiple / 2 (4 * lstm_hidden gate columns, too).
+    model_config.lstm_hidden = round_up(model_config.lstm_hidden, max(multiple // 2, 1))
   return MSFML(model_config,
                num_classes=len(dataset.label_names),
                vocab_size=len(dataset.vocab.word),
