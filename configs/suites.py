@@ -163,7 +163,12 @@ PROBES: dict[str, dict[str, Any]] = {
     # today_35ep's x dies in epochs 9-11 while the feature loss `rep` falls from 1.7 to 0.8:
     # with m2 = 1 on unit vectors whose entries are >= 0 (ReLU) the hinge asks for cosine
     # gaps of 0.5, which sparse, mostly-zero features reach. FaceNet's 0.2 on unit vectors.
-    "today_35ep_rep02": {"num_epochs": 35, "loss.margin_rep": 0.2},
+    # (Started for 35 epochs, stopped after 13: x died in epochs 10-13 all the same.)
+    "today_13ep_rep02": {"num_epochs": 13, "loss.margin_rep": 0.2},
+    # A bias-free LayerNorm before the MSCNN's and MSGCN's combining ReLUs, at today's rates.
+    "today_35ep_ln": {"num_epochs": 35, "model.branch_norm": "layernorm"},
+    # The control: no feature triplet loss (beta = 0). Does x still die in epochs 9-12?
+    "today_14ep_beta0": {"num_epochs": 14, "loss.beta": 0.0},
 }
 
 
