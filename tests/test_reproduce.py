@@ -38,12 +38,13 @@ def test_suites_declare_the_issue_runs():
   ablation = {r.name: r for r in suites.get_suite("semeval_ablation")}
   assert sorted(ablation) == sorted(f"M{m}_seed{s}" for m in range(1, 7) for s in (1, 2, 3))
   assert {r.config for r in ablation.values()} == {suites.SEMEVAL_SCHEDULE.config}
-  assert ablation["M1_seed2"].all_overrides() == {"model.mscnn": "none", "seed": 2}
-  assert ablation["M2_seed1"].all_overrides() == {"model.msgcn": "none", "seed": 1}
-  assert ablation["M3_seed1"].all_overrides() == {"loss.msml": False, "seed": 1}
-  assert ablation["M4_seed1"].all_overrides() == {"model.mscnn": "plain", "seed": 1}
-  assert ablation["M5_seed3"].all_overrides() == {"model.msgcn": "plain", "seed": 3}
-  assert ablation["M6_seed1"].all_overrides() == {"seed": 1}
+  schedule = suites.SEMEVAL_SCHEDULE.overrides
+  assert ablation["M1_seed2"].all_overrides() == {**schedule, "model.mscnn": "none", "seed": 2}
+  assert ablation["M2_seed1"].all_overrides() == {**schedule, "model.msgcn": "none", "seed": 1}
+  assert ablation["M3_seed1"].all_overrides() == {**schedule, "loss.msml": False, "seed": 1}
+  assert ablation["M4_seed1"].all_overrides() == {**schedule, "model.mscnn": "plain", "seed": 1}
+  assert ablation["M5_seed3"].all_overrides() == {**schedule, "model.msgcn": "plain", "seed": 3}
+  assert ablation["M6_seed1"].all_overrides() == {**schedule, "seed": 1}
 
   pubmed = {r.name: r for r in suites.get_suite("pubmed")}
   assert sorted(pubmed) == sorted(f"{s}_multi_fold{k}" for s in ("ternary", "binary")
