@@ -337,7 +337,8 @@ CHOICES = {
     "loss.ce_on": ("anchor", "all"),
 }
 # Integer fields and their smallest valid value.
-MINIMUM = {"batch_size": 1, "batch_row_multiple": 0, "model.width_multiple": 0, "num_epochs": 0, "eval_every_epochs": 1, "keep_checkpoints": 1,
+MINIMUM = {"batch_size": 1, "batch_row_multiple": 0, "model.width_multiple": 0,
+           "num_epochs": 0, "eval_every_epochs": 1, "keep_checkpoints": 1,
            "log_every_steps": 1, "max_train_examples": 0, "max_eval_examples": 0,
            "checkpoint_every_steps": 0, "data.eval_batch_size": 1,
            "data.max_tokens_per_batch": 1, "data.num_folds": 1, "data.fold": 0,

@@ -59,7 +59,7 @@ def batch_rows(config: ml_collections.ConfigDict) -> int:
   rows = parallel.global_batch_size(config.batch_size)
   multiple = config.get("batch_row_multiple", 0)
   if multiple:
-    rows = parallel.global_batch_size(-(-rows // multiple) * multiple)
+    rows = parallel.global_batch_size(msfml.round_up(rows, multiple))
   return rows
 
 

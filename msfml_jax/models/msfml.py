@@ -177,13 +177,13 @@ def create_model(config: ml_collections.ConfigDict, dataset: Any) -> MSFML:
   dataset.embeddings)`).
   """
   model_config = config.model
+  multiple = model_config.get("width_multiple", 0)
+  if "word_dim" not in model_config or multiple:
+    model_config = ml_collections.ConfigDict(model_config.to_dict())  # the caller's stays
   if "word_dim" not in model_config:
-    model_config = ml_collections.ConfigDict(model_config.to_dict())
     model_config.word_dim = (config.data.word_dim if dataset.embeddings is None
                              else int(np.shape(dataset.embeddings)[1]))
-  multiple = model_config.get("width_multiple", 0)
   if multiple:
-    model_config = ml_collections.ConfigDict(model_config.to_dict())
     model_config.hidden_dim = round_up(model_config.hidden_dim, multiple)
     # h^glo = [forward; backward] is 2 * lstm_hidden wide: a multiple when each half is one
     # of multiple / 2 (4 * lstm_hidden gate columns, too).
