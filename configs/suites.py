@@ -173,6 +173,9 @@ PROBES: dict[str, dict[str, Any]] = {
     "today_35ep_ln": {"num_epochs": 35, "model.branch_norm": "layernorm"},
     # The control: no feature triplet loss (beta = 0). Does x still die in epochs 9-12?
     "today_14ep_beta0": {"num_epochs": 14, "loss.beta": 0.0},
+    # The refined graph as the dependency graph itself ("restores the original topological
+    # structure") instead of linking tokens whose hypernodes are the same or adjacent.
+    "today_refined_original": {"model.refined_adjacency": "original"},
 }
 
 

@@ -229,13 +229,31 @@ class _Preemption:
       signal.signal(signal.SIGTERM, self._previous)
 
 
+@dataclasses.dataclass
+class WallClock:
+  """The run's wall time summed over its invocations: a resumed run continues its total.
+
+  `before` is the total its checkpoint recorded, None when the checkpoint predates this record
+  (the total is then unknown and results.json says so with None)."""
+  before: float | None = 0.0
+  start: float = dataclasses.field(default_factory=time.time)
+
+  def elapsed(self) -> float:
+    """Seconds of this invocation."""
+    return time.time() - self.start
+
+  def total(self) -> float | None:
+    return None if self.before is None else self.before + self.elapsed()
+
+
 def _loop_state(run: Run, epoch: int, batch: int, best: dict[str, Any],
-                plateau: dict[str, Any]) -> dict[str, Any]:
-  """What the loop needs to resume: position, best-so-far, the config, and the training-loss
+                plateau: dict[str, Any], clock: WallClock) -> dict[str, Any]:
+  """What the loop needs to resume: position, best-so-far, the config, the training-loss
   history of `optim.decay_rule="on_plateau"` (the previous epoch's mean and the current
-  epoch's running sum, so that a run resumed mid-epoch decides on the same mean)."""
+  epoch's running sum, so that a run resumed mid-epoch decides on the same mean), and the
+  wall time so far."""
   return {"epoch": epoch, "batch": batch, "best": best, "config": run.config.to_dict(),
-          "plateau": plateau}
+          "plateau": plateau, "wall_seconds": clock.total()}
 
 
 def _apply_plateau_rule(run: Run, state, epoch: int, plateau: dict[str, Any]):
@@ -261,7 +279,7 @@ def _selection_split(run: Run) -> str:
 
 
 def end_of_epoch(run: Run, state, epoch: int, tables: dict, best: dict,
-                 plateau: dict[str, Any]) -> tuple[dict, dict[str, Any]]:
+                 plateau: dict[str, Any], clock: WallClock) -> tuple[dict, dict[str, Any]]:
   """Refreshes hard negatives, evaluates, saves; returns (best-so-far record, metrics)."""
   step = int(state.step)
   train_logits = predict_split(run, state, run.splits["train"], run.word_vectors.get("train"))
@@ -284,7 +302,8 @@ def end_of_epoch(run: Run, state, epoch: int, tables: dict, best: dict,
     # With a dev split, test predictions come from the best-on-dev epoch; without one (SemEval,
     # as in the paper) from the latest epoch.
     write_test_predictions(run, results["test"][1])
-  _save(run, state, tables, _loop_state(run, epoch + 1, 0, best, plateau), best=improved)
+  _save(run, state, tables, _loop_state(run, epoch + 1, 0, best, plateau, clock),
+        best=improved)
   return best, {k: v[0] for k, v in results.items()}
 
 
@@ -362,14 +381,16 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
   tables = {"hard_negatives": np.full(len(run.splits["train"]), -1, np.int32)}
   start_epoch, start_batch, best = 0, 0, {}
   plateau = {"previous": None, "sum": 0.0, "count": 0}
+  clock = WallClock()
   restored = run.checkpointer.restore_latest(state, tables, config)
   if restored is not None:
     state, tables, loop = restored
     tables = {k: np.asarray(v) for k, v in tables.items()}
     start_epoch, start_batch, best = loop["epoch"], loop["batch"], loop["best"]
     plateau = dict(loop.get("plateau") or plateau)
+    clock.before = loop.get("wall_seconds")
   preemption = _Preemption(run.checkpointer.latest)
-  t_start, last_metrics, final = time.time(), {}, {}
+  last_metrics, final = {}, {}
   step = int(state.step)  # counted on the host from here: no per-step wait for the device
   try:
     for epoch in range(start_epoch, config.num_epochs):
@@ -414,7 +435,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
           elif save:
             fetch()  # never save a state whose loss was not checked
           if save:
-            _save(run, state, tables, _loop_state(run, epoch, b + 1, best, plateau))
+            _save(run, state, tables, _loop_state(run, epoch, b + 1, best, plateau, clock))
             if preempted:
               logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
               return {"preempted": True, "step": step}
@@ -430,7 +451,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
         epoch_means["learning_rate"] = float(rate * state.lr_scale)
         run.log.write(step, epoch + 1, "train_epoch", epoch_means)
       state, plateau = _apply_plateau_rule(run, state, epoch + 1, plateau)
-      best, final = end_of_epoch(run, state, epoch, tables, best, plateau)
+      best, final = end_of_epoch(run, state, epoch, tables, best, plateau, clock)
       if preemption.requested(step):
         logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
         return {"preempted": True, "step": step}
@@ -442,7 +463,9 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
     run.checkpointer.close()
     run.log.close()
   results = {"task": config.data.task, "steps": int(state.step),
-             "epochs": config.num_epochs, "wall_seconds": time.time() - t_start,
+             "epochs": config.num_epochs,
+             # this invocation's seconds, and the run's over all its invocations (resumes)
+             "wall_seconds": clock.elapsed(), "total_wall_seconds": clock.total(),
              "final": {k: reporting.scalar_metrics(v) for k, v in final.items()},
              "best": best, "last_train_metrics": last_metrics, "config": config.to_dict()}
   if "test" in final and "confusion_text" in final["test"]:

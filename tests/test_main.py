@@ -80,13 +80,19 @@ def test_rerun_resumes_from_latest_checkpoint(main_run, tmp_path, caplog):
   """In process (what it checks is the loop's resume, not the command line)."""
   workdir, cache = main_run
   workdir = _copy(main_run, tmp_path)
-  before = json.loads((workdir / "results.json").read_text())["steps"]
+  first = json.loads((workdir / "results.json").read_text())
+  before = first["steps"]
   config = load_config_file()
   config.cache_dir, config.num_epochs = str(cache), 4
   with caplog.at_level(logging.INFO):
-    after = train.train_and_evaluate(config, str(workdir))["steps"]
+    results = train.train_and_evaluate(config, str(workdir))
   assert "Resuming from" in caplog.text
-  assert after == before + before // 3  # exactly one more epoch of steps
+  assert results["steps"] == before + before // 3  # exactly one more epoch of steps
+  # The run's wall time continues from its checkpoint; wall_seconds is this invocation's.
+  assert 0 < first["wall_seconds"] <= first["total_wall_seconds"]
+  assert results["total_wall_seconds"] > results["wall_seconds"] > 0
+  # (the checkpoint holds the total at its save, a moment before results.json was written)
+  assert results["total_wall_seconds"] >= first["total_wall_seconds"] + results["wall_seconds"] - 5
 
 
 def test_incompatible_checkpoint_is_refused_in_one_line_with_exit_2(main_run, tmp_path):

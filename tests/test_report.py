@@ -64,7 +64,7 @@ Hand-written text after.
 
 def add_run(root: pathlib.Path, suite: str, name: str, config: str, overrides: dict,
             test: dict, best_test: dict | None = None, dead: list[tuple[float, float]] = (),
-            wall: float = 100.0) -> None:
+            wall: float = 100.0, total_wall: float | None = None) -> None:
   """results/<suite>/<name>/ as tools/reproduce.py leaves it, with these metrics."""
   run = suites.Run(name, config, overrides)
   cfg = reproduce.expected_config(suites, run)
@@ -74,6 +74,7 @@ def add_run(root: pathlib.Path, suite: str, name: str, config: str, overrides: d
           "split": "dev" if best_test is not None else "test",
           "metrics": {"test": best_test if best_test is not None else test}}
   results = {"task": cfg["data"]["task"], "epochs": cfg["num_epochs"], "wall_seconds": wall,
+             **({} if total_wall is None else {"total_wall_seconds": total_wall}),
              "final": {"test": test}, "best": best, "config": cfg}
   (folder / "results.json").write_text(json.dumps(results))
   lines = [{"step": 10 * (i + 1), "epoch": i + 1, "split": "train_epoch",
@@ -101,7 +102,8 @@ def tree(tmp_path) -> pathlib.Path:
             {"data.fold": fold}, {"accuracy": 50.0, "accuracy_single": 50.0},
             best_test={"accuracy": acc, "accuracy_single": single, "accuracy_cross": 95.0})
   add_run(root, "semeval_paper", "semeval", "configs/semeval.py", {},
-          {"macro_f1": 83.25, "aggcn_macro_f1": 84.5}, dead=[(0.2, 0.3)], wall=3600.0)
+          {"macro_f1": 83.25, "aggcn_macro_f1": 84.5}, dead=[(0.2, 0.3)], wall=600.0,
+          total_wall=3600.0)
   alpha0, beta0 = suites.sweep_defaults()
   for alpha, beta, f1 in ((0.1, beta0, 70.0), (alpha0, beta0, 75.0), (alpha0, 0.09, 72.0)):
     add_run(root, "semeval_sweep", suites.sweep_point_name(alpha, beta), base,
@@ -154,6 +156,8 @@ def test_tables_from_a_synthetic_tree(tree, tmp_path):
   assert runs.count("\n| semeval_ablation/") == 5 and runs.count("\n| ") == 5 + 2 + 1 + 3  # data rows (the header starts the section)
   assert "| pubmed/ternary_multi_fold0 | accuracy | 50.00 |" in runs  # last epoch here
   assert "--config.model.mscnn=none --config.seed=1`" in runs
+  # No total_wall_seconds (an older results.json): the last invocation's time, marked.
+  assert "| 100 s (2 min) * |" in runs and "| 3,600 s (60 min) |" in runs
 
   for hand_written in ("Hand-written text before.", "Hand-written text between.",
                        "Hand-written text after."):

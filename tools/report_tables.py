@@ -1,0 +1,476 @@
+"""The tables of docs/results.md, one function per section, from the run summaries in results/.
+
+`tools/report.py` writes them between the document's markers. Numbers are means ± sample
+standard deviations (n − 1) over seeds or folds; the paper's numbers come from
+`msfml_jax/paper.py`. No number in these tables is typed by hand.
+
+Which test score a run contributes: with a dev split (PubMed, TACRED) the test metrics of the
+best-on-dev epoch; without one (SemEval, as in the paper) the last epoch's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import statistics
+import sys
+from typing import Any, Callable, Mapping, Sequence
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))
+from msfml_jax import paper  # pylint: disable=wrong-import-position
+import reproduce  # pylint: disable=wrong-import-position
+
+DASH = "—"
+AGGCN = "aggcn_macro_f1"
+
+
+# --- Reading results/ --------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  """One run's summaries: results/<suite>/<name>/."""
+  suite: str
+  name: str
+  results: dict[str, Any]
+  rows: list[dict[str, Any]]   # metrics.jsonl
+  command: str
+
+  @property
+  def config(self) -> dict[str, Any]:
+    return self.results["config"]
+
+  @property
+  def flat_config(self) -> dict[str, Any]:
+    return reproduce.flatten(self.config)
+
+
+def _read_jsonl(path: pathlib.Path) -> list[dict[str, Any]]:
+  rows = []
+  for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    if line.strip():
+      try:
+        rows.append(json.loads(line))
+      except json.JSONDecodeError as e:
+        raise ValueError(f"{path}:{n}: not a JSON line ({e})") from e
+  return rows
+
+
+def read_entry(folder: pathlib.Path) -> Entry:
+  """results/<suite>/<run>/ as an Entry; a missing or malformed summary is an error."""
+  suite, name = folder.parent.name, folder.name
+  hint = f"collect it with: python tools/reproduce.py --suite={suite} --collect_only"
+  paths = {f: folder / f for f in ("results.json", reproduce.COMMAND_FILE)}
+  for path in paths.values():
+    if not path.is_file():
+      raise ValueError(f"{path} is missing ({hint})")
+  try:
+    results = json.loads(paths["results.json"].read_text(encoding="utf-8"))
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{paths['results.json']}: not valid JSON ({e})") from e
+  for field in ("final", "config"):
+    if field not in results:
+      raise ValueError(f"{paths['results.json']}: no {field!r} field (not a finished run?)")
+  metrics = folder / "metrics.jsonl"
+  rows = _read_jsonl(metrics) if metrics.is_file() else []
+  command = paths[reproduce.COMMAND_FILE].read_text(encoding="utf-8").strip()
+  return Entry(suite, name, results, rows, command)
+
+
+def read_results(results_dir: pathlib.Path) -> list[Entry]:
+  """Every results/<suite>/<run>/ that holds a results.json or a command.txt, sorted."""
+  if not results_dir.is_dir():
+    return []
+  folders = {p.parent for pattern in ("*/*/results.json", f"*/*/{reproduce.COMMAND_FILE}")
+             for p in results_dir.glob(pattern)}
+  return [read_entry(f) for f in sorted(folders)]
+
+
+# --- Numbers -----------------------------------------------------------------------------------
+
+def test_metrics(entry: Entry) -> dict[str, float]:
+  """The test score the run reports: best-on-dev epoch with a dev split, else the last."""
+  best = entry.results.get("best") or {}
+  if best.get("split") == "dev" and "test" in best.get("metrics", {}):
+    return best["metrics"]["test"]
+  return entry.results["final"].get("test", {})
+
+
+def main_metric(entry: Entry) -> str:
+  """The run's selection metric, as the training loop recorded it."""
+  metric = (entry.results.get("best") or {}).get("metric")
+  if metric:
+    return metric
+  return next((m for m in ("macro_f1", "micro_f1", "accuracy")
+               if m in entry.results["final"].get("test", {})), "accuracy")
+
+
+_BRANCH = {"x_dead": "model.mscnn", "y_dead": "model.msgcn"}
+
+
+def max_dead(entry: Entry, key: str) -> float | str | None:
+  """Max over epochs of the epoch-mean `key` (x_dead / y_dead); "removed" without the branch."""
+  if entry.flat_config.get(_BRANCH[key]) == "none":
+    return "removed"
+  values = [r["metrics"][key] for r in entry.rows
+            if r.get("split") == "train_epoch" and key in r.get("metrics", {})]
+  return max(values) if values else None
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+  """Mean and sample standard deviation (n - 1; None for one value)."""
+  mean = statistics.fmean(values)
+  return mean, (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+  if value is None:
+    return DASH
+  if isinstance(value, str):
+    return value
+  return f"{value:.{digits}f}"
+
+
+def fmt_signed(value: float | None) -> str:
+  return DASH if value is None else f"{value:+.2f}"
+
+
+def fmt_mean_std(values: Sequence[float], signed: bool = False) -> str:
+  """'80.20 ± 0.35' (n > 1), '80.20' (n = 1), '—' (none)."""
+  if not values:
+    return DASH
+  mean, std = mean_std(values)
+  text = fmt_signed(mean) if signed else fmt(mean)
+  return text if std is None else f"{text} ± {std:.2f}"
+
+
+def worst(values: Sequence[Any]) -> Any:
+  """The largest of numbers; "removed" when every value is; None when there is nothing."""
+  numbers = [v for v in values if isinstance(v, (int, float))]
+  if numbers:
+    return max(numbers)
+  return "removed" if values and all(v == "removed" for v in values) else None
+
+
+def fmt_wall(seconds: float | None) -> str:
+  if seconds is None:
+    return DASH
+  return f"{seconds:,.0f} s" + (f" ({seconds / 60:.0f} min)" if seconds >= 60 else "")
+
+
+def run_wall(entry: Entry) -> str:
+  """The run's wall time over all its invocations; "*" marks a last-invocation-only figure."""
+  total = entry.results.get("total_wall_seconds")
+  if total is not None:
+    return fmt_wall(total)
+  last = entry.results.get("wall_seconds")
+  return DASH if last is None else fmt_wall(last) + " *"
+
+
+def metric_values(entries: Sequence[Entry], metric: str) -> list[float]:
+  return [test_metrics(e)[metric] for e in entries if metric in test_metrics(e)]
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
+  """A Markdown table; `align` is one character per column: l (default) or r."""
+  marks = ["---:" if a == "r" else "---" for a in align.ljust(len(header), "l")]
+  lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
+  lines += ["| " + " | ".join(row) + " |" for row in rows]
+  return "\n".join(lines)
+
+
+def no_runs(suite: str) -> str:
+  return f"_No runs yet: `python tools/reproduce.py --suite={suite}`._"
+
+
+def in_suite(entries: Sequence[Entry], *suites: str) -> list[Entry]:
+  return [e for e in entries if e.suite in suites]
+
+
+# --- Sections ----------------------------------------------------------------------------------
+
+def ablation_model(entry: Entry, ablations: Mapping[str, Mapping[str, Any]]) -> str:
+  """The Table 6 row (M1-M6) whose switches the run's config has (configs/suites.py)."""
+  flat = entry.flat_config
+  hits = [m for m, switches in ablations.items()
+          if switches and all(flat.get(k) == v for k, v in switches.items())]
+  if len(hits) > 1:
+    raise ValueError(f"results/{entry.suite}/{entry.name}: config matches several ablations "
+                     f"{hits}")
+  if hits:
+    return hits[0]
+  return next(m for m, switches in ablations.items() if not switches)
+
+
+def ablation_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """Table 6 analog: SemEval macro-F1 per model, Δ against M6 paired by seed, the paper's."""
+  suite = "semeval_ablation"
+  entries = in_suite(entries, suite)
+  if not entries:
+    return no_runs(suite)
+  ablations = context["suites"].ABLATIONS
+  by_model = {m: [] for m in ablations}
+  for e in entries:
+    by_model[ablation_model(e, ablations)].append(e)
+  full = next(m for m, switches in ablations.items() if not switches)
+  full_paper = paper.ABLATION_SEMEVAL[full][1]
+
+  def paired_deltas(runs: Sequence[Entry], metric: str) -> list[float]:
+    ref = {e.config["seed"]: test_metrics(e).get(metric) for e in by_model[full]}
+    return [test_metrics(e)[metric] - ref[e.config["seed"]] for e in runs
+            if metric in test_metrics(e) and ref.get(e.config["seed"]) is not None]
+
+  rows = []
+  for model, runs in by_model.items():
+    name, paper_f1 = paper.ABLATION_SEMEVAL[model]
+    is_full = model == full
+    rows.append([
+        f"{model} {name}", str(len(runs)),
+        fmt_mean_std(metric_values(runs, "macro_f1")),
+        DASH if is_full else fmt_mean_std(paired_deltas(runs, "macro_f1"), signed=True),
+        fmt_mean_std(metric_values(runs, AGGCN)),
+        DASH if is_full else fmt_mean_std(paired_deltas(runs, AGGCN), signed=True),
+        fmt(worst([max_dead(e, "x_dead") for e in runs])),
+        fmt(worst([max_dead(e, "y_dead") for e in runs])),
+        fmt(paper_f1, 1), DASH if is_full else fmt_signed(paper_f1 - full_paper)])
+  header = ["model", "runs", "macro-F1 (official)", f"Δ vs {full}", "AGGCN macro-F1",
+            f"Δ vs {full} (AGGCN)", "max x_dead", "max y_dead",
+            f"paper ({paper.ABLATION_SEMEVAL_SOURCE})", "paper Δ"]
+  notes = (f"Last-epoch test scores, mean ± sample std over seeds; Δ: mean ± std of the "
+           f"difference to {full} trained with the same seed. max x_dead / y_dead: the largest "
+           f"epoch-mean fraction of dead MSCNN / MSGCN features in any run and epoch. The "
+           f"paper's numbers use GloVe 840B-300d and 150 epochs. Commands: the runs table "
+           f"(results/{suite}/*/command.txt).")
+  return table(header, rows, "lrrrrrrrrr") + "\n\n" + notes
+
+
+def pubmed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """Table 2 analog: Cross (all records) and Single accuracy per setting over the folds."""
+  del context
+  suites = ("pubmed", "pubmed_binary_class")
+  entries = in_suite(entries, *suites)
+  if not entries:
+    return no_runs(suites[0])
+  source = paper.PUBMED_ACCURACY_SOURCE
+  rows = []
+  for (arity, labels), published in paper.PUBMED_ACCURACY.items():
+    runs = [e for e in entries
+            if (e.config["data"]["arity"], e.config["data"]["label_set"]) == (arity, labels)]
+    folds = sorted(e.config["data"]["fold"] for e in runs)
+    rows.append([f"{arity}, {labels}-class", str(len(runs)),
+                 ", ".join(str(f) for f in folds) or DASH,
+                 fmt_mean_std(metric_values(runs, "accuracy")), fmt(published.get("cross"), 1),
+                 fmt_mean_std(metric_values(runs, "accuracy_single")),
+                 fmt(published.get("single"), 1),
+                 fmt_mean_std(metric_values(runs, "accuracy_cross"))])
+  header = ["setting", "folds", "fold ids", "Cross: all test records", f"paper Cross ({source})",
+            "Single: single-sentence records", f"paper Single ({source})",
+            "multi-sentence records only"]
+  notes = ("Test accuracy of each fold's best-on-dev epoch (dev: records held out of the "
+           "training folds), mean ± sample std over folds. The paper's \"Cross\" is the "
+           "accuracy on all records and \"Single\" on single-sentence ones (its multi-class "
+           "columns give Cross only); our Single scores the model trained on all records on "
+           "the single-sentence test records. **The folds share identical records** (the same "
+           "record occurs in a training fold and in the test fold; see "
+           "`../shared/data/README.md`), as in every published number on this data, so "
+           "scores above the paper's are expected and are not evidence of a better model. "
+           "Commands: the runs table.")
+  return table(header, rows, "llrrrrrr") + "\n\n" + notes
+
+
+def paper_run_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """configs/semeval.py run once: its score, its wall time and its command."""
+  del context
+  suite = "semeval_paper"
+  entries = in_suite(entries, suite)
+  if not entries:
+    return no_runs(suite)
+  rows = [[e.name, fmt(test_metrics(e).get("macro_f1")), fmt(test_metrics(e).get(AGGCN)),
+           fmt(paper.SEMEVAL_MACRO_F1, 1), str(e.results.get("epochs", DASH)),
+           fmt(max_dead(e, "x_dead")), fmt(max_dead(e, "y_dead")),
+           run_wall(e), f"`{e.command}`"] for e in entries]
+  header = ["run", "macro-F1 (official, last epoch)", "AGGCN macro-F1",
+            f"paper ({paper.SEMEVAL_MACRO_F1_SOURCE})", "epochs", "max x_dead", "max y_dead",
+            "wall time", "command"]
+  return table(header, rows, "lrrrrrrrl") + "\n\n" + _WALL_NOTE
+
+
+_WALL_NOTE = ("Wall time: `total_wall_seconds` of results.json, the run's training and "
+              "evaluation over all its invocations (a resumed run continues its total). * marks "
+              "`wall_seconds`, the last invocation alone, for runs whose results.json predates "
+              "the total or whose first segments were checkpointed before it: a run resumed "
+              "then counts only its last segment.")
+
+
+def sweep_points(entries: Sequence[Entry]) -> dict[tuple[float, float], list[Entry]]:
+  points: dict[tuple[float, float], list[Entry]] = {}
+  for e in entries:
+    key = (float(e.config["loss"]["alpha"]), float(e.config["loss"]["beta"]))
+    points.setdefault(key, []).append(e)
+  return points
+
+
+def sweep_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """Fig. 7 analog: macro-F1 against α at the default β and against β at the default α."""
+  suite = "semeval_sweep"
+  entries = in_suite(entries, suite)
+  if not entries:
+    return no_runs(suite)
+  alpha0, beta0 = context["suites"].sweep_defaults()
+  points = sweep_points(entries)
+  parts = []
+  for axis, fixed, on_axis in (("α", f"β = {beta0:g}", lambda a, b: b == beta0),
+                               ("β", f"α = {alpha0:g}", lambda a, b: a == alpha0)):
+    selected = sorted(p for p in points if on_axis(*p))
+    key = (lambda p: p[0]) if axis == "α" else (lambda p: p[1])
+    rows = [[f"{key(p):g}", str(len(points[p])),
+             fmt_mean_std(metric_values(points[p], "macro_f1")),
+             fmt_mean_std(metric_values(points[p], AGGCN)),
+             fmt(worst([max_dead(e, "x_dead") for e in points[p]])),
+             fmt(worst([max_dead(e, "y_dead") for e in points[p]]))]
+            for p in sorted(selected, key=key)]
+    parts.append(f"{axis} at {fixed}:\n\n" + table(
+        [axis, "runs", "macro-F1 (official, last epoch)", "AGGCN macro-F1", "max x_dead",
+         "max y_dead"], rows, "lrrrrr") if rows else f"{axis} at {fixed}: no runs yet.")
+  figure = context.get("figures", {}).get("semeval_sweep")
+  if figure:
+    parts.append(f"![macro-F1 against α and β]({figure})")
+  parts.append(f"The paper's {paper.SWEEP_SOURCE} plots these curves without values; its "
+               f"chosen point scores {paper.SEMEVAL_MACRO_F1:.1f} "
+               f"({paper.SEMEVAL_MACRO_F1_SOURCE}, 150 epochs, GloVe 840B-300d). "
+               f"Commands: the runs table.")
+  return "\n\n".join(parts)
+
+
+def runs_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """Every run in results/: its score, the dead-feature maxima, epochs, wall time, command."""
+  del context
+  if not entries:
+    return "_No runs yet: `python tools/reproduce.py --suite=NAME` (see configs/suites.py)._"
+  rows = []
+  for e in entries:
+    metric = main_metric(e)
+    last = e.results["final"].get("test", {})
+    rows.append([f"{e.suite}/{e.name}", metric, fmt(last.get(metric)), fmt(last.get(AGGCN)),
+                 fmt(max_dead(e, "x_dead")), fmt(max_dead(e, "y_dead")),
+                 str(e.results.get("epochs", DASH)), run_wall(e),
+                 f"`{e.command}`"])
+  header = ["run", "metric", "test, last epoch", "AGGCN macro-F1", "max x_dead", "max y_dead",
+            "epochs", "wall time", "command"]
+  return table(header, rows, "llrrrrrrl") + "\n\n" + _WALL_NOTE
+
+
+def _per_epoch(entry: Entry, split: str, key: str) -> dict[int, float]:
+  return {r["epoch"]: r["metrics"][key] for r in entry.rows
+          if r.get("split") == split and key in r.get("metrics", {})}
+
+
+def _trajectory(values: Mapping[int, float]) -> str:
+  return " ".join(f"{values[e]:.2f}" for e in sorted(values)) if values else DASH
+
+
+def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """The regime probes (`semeval_probe`): what each changes, its F1 and dead fractions by
+  epoch (train-epoch means of x_dead / y_dead)."""
+  runs = in_suite(entries, "semeval_probe")
+  if not runs:
+    return no_runs("semeval_probe")
+  probes = getattr(context["suites"], "PROBES", {})
+  rows = []
+  for e in runs:
+    f1 = _per_epoch(e, "test", "macro_f1")
+    last = e.results["final"].get("test", {})
+    change = ", ".join(f"`{k}={v}`" for k, v in probes.get(e.name, {}).items()) or "—"
+    rows.append([e.name, change, _trajectory(f1), fmt(last.get("macro_f1")),
+                 fmt(last.get(AGGCN)), _trajectory(_per_epoch(e, "train_epoch", "x_dead")),
+                 _trajectory(_per_epoch(e, "train_epoch", "y_dead"))])
+  header = ["run", "changes against configs/semeval_fast.py at 8 epochs",
+            "test macro-F1 by epoch", "last", "AGGCN macro-F1", "x_dead by epoch",
+            "y_dead by epoch"]
+  return table(header, rows, "lllrrll") + "\n\nCommands: the runs table."
+
+
+def branch_death_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """The first training steps, layer by layer (`tools/diagnose_branches.py --config=...`):
+  results/branch_death/NAME.jsonl with NAME.command.txt beside it."""
+  del entries
+  folder = context["results_dir"] / "branch_death"
+  files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+  if not files:
+    return "_No runs yet: `python tools/diagnose_branches.py --config=...` (see the text)._"
+  rows, commands = [], []
+  for path in files:
+    command = path.with_name(path.stem + ".command.txt")
+    if not command.is_file():
+      raise ValueError(f"{path}: {command.name} is missing beside it")
+    commands.append(f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`")
+    for r in _read_jsonl(path):
+      m, layers = r.get("metrics", {}), r["layers"]
+      gcn = layers.get("msgcn/norm") or layers.get("msgcn/combine") or {}
+      cnn = layers.get("mscnn/norm") or layers.get("mscnn/combine") or {}
+      rows.append([path.stem, str(r["step"]), fmt(m.get("y_dead")), fmt(m.get("x_dead")),
+                   fmt(gcn.get("zero_frac")), fmt(gcn.get("dead_units")),
+                   fmt(gcn.get("pre_mean"), 3),
+                   fmt(gcn.get("pre_std"), 3), fmt(gcn.get("bias_mean"), 3),
+                   fmt(layers.get("msgcn/original_1", {}).get("zero_frac")),
+                   fmt(cnn.get("zero_frac"))])
+  header = ["probe", "step", "y_dead (batch)", "x_dead (batch)", "msgcn/combine zeros",
+            "its dead units", "its input mean", "its input std", "its bias mean", "msgcn/original_1 zeros",
+            "mscnn/combine zeros"]
+  return table(header, rows, "lrrrrrrrrrr") + "\n\n" + "\n".join(commands)
+
+
+LOOP_FIELDS = ("loop_samples_per_s", "step_samples_per_s", "loop_to_step_ratio",
+               "h2d_mb_per_step", "compile_count", "compile_seconds", "pipeline_batches_per_s",
+               "end_of_epoch_seconds", "peak_rss_mb")
+STEP_FIELDS = ("train_samples_per_s", "eval_samples_per_s", "compile_seconds", "peak_rss_mb")
+
+
+def _speed_fmt(value: Any, key: str) -> str:
+  if isinstance(value, int) and not isinstance(value, bool):
+    return str(value)
+  return fmt(value, 3 if key in ("h2d_mb_per_step", "loop_to_step_ratio") else 1)
+
+
+def speed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """`tools/benchmark.py` reports: results/speed/NAME.json (its JSON output) with
+  NAME.command.txt beside it; one table for --mode=loop reports, one for the step mode."""
+  del entries
+  folder = context["results_dir"] / "speed"
+  files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+  if not files:
+    return ("_No runs yet: `python tools/benchmark.py --config=... > results/speed/NAME.json`, "
+            "the command in NAME.command.txt._")
+  loop_rows, step_rows, commands = [], [], []
+  for path in files:
+    command = path.with_name(path.stem + ".command.txt")
+    if not command.is_file():
+      raise ValueError(f"{path}: {command.name} is missing beside it")
+    commands.append(f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    if report.get("mode") == "loop":
+      loop_rows.append([path.stem] + [_speed_fmt(report.get(k), k) for k in LOOP_FIELDS])
+    else:
+      step_rows.append([path.stem] + [_speed_fmt(report.get(k), k) for k in STEP_FIELDS])
+  parts = []
+  if loop_rows:
+    parts.append(table(["loop report"] + [f"`{k}`" for k in LOOP_FIELDS], loop_rows,
+                       "l" + "r" * len(LOOP_FIELDS)))
+  if step_rows:
+    parts.append(table(["step report"] + [f"`{k}`" for k in STEP_FIELDS], step_rows,
+                       "l" + "r" * len(STEP_FIELDS)))
+  return "\n\n".join(parts + ["\n".join(commands)])
+
+
+SECTIONS: dict[str, Callable[[Sequence[Entry], Mapping[str, Any]], str]] = {
+    "speed": speed_section,
+    "semeval_probe": probe_section,
+    "branch_death": branch_death_section,
+    "ablation": ablation_section,
+    "pubmed": pubmed_section,
+    "semeval_paper": paper_run_section,
+    "semeval_sweep": sweep_section,
+    "runs": runs_section,
+}
