@@ -158,6 +158,9 @@ PROBES: dict[str, dict[str, Any]] = {
     "aggcn_branch02": {**AGGCN_REGIME, "optim.msgcn_lr_scale": 0.2,
                        "optim.mscnn_lr_scale": 0.2},
     "aggcn_ln": {**AGGCN_REGIME, "model.branch_norm": "layernorm"},
+    # ... with the feature loss on batch-centred features (today_14ep_center's change).
+    "aggcn_ln_center": {**AGGCN_REGIME, "model.branch_norm": "layernorm",
+                        "loss.feature_centering": "batch"},
     # No layer of ours after the paper's: x = the four MSCNN branches side by side, y = the
     # refined graph's GCN output (the combining Dense + ReLU layers are where units die).
     "aggcn_direct": {**AGGCN_REGIME, "model.mscnn_combine": "stack",
@@ -176,6 +179,13 @@ PROBES: dict[str, dict[str, Any]] = {
     # The refined graph as the dependency graph itself ("restores the original topological
     # structure") instead of linking tokens whose hypernodes are the same or adjacent.
     "today_refined_original": {"model.refined_adjacency": "original"},
+    # The feature loss on batch-centred x and y: blind to a shift every sample shares, it
+    # cannot push a unit's bias below zero. Does x still die in epochs 9-12 (today_35ep)?
+    "today_14ep_center": {"num_epochs": 14, "loss.feature_centering": "batch"},
+    # ... run on to 35 epochs (today_14ep_center's workdir resumed past epoch 14).
+    "today_35ep_center": {"num_epochs": 35, "loss.feature_centering": "batch"},
+    # λ as AGGCN's pooled-output penalty instead of weight decay, alone, at today's rates.
+    "today_pooled_l2": {"optim.weight_decay": 0.0, "loss.pooled_l2": 0.002},
 }
 
 

@@ -119,6 +119,11 @@ def loss_config() -> ml_collections.ConfigDict:
   l.normalize_embeddings = True
   l.hard_negatives = True       # S- from the class ranked second; False = random other class
   l.ce_on = "anchor"            # anchor (eq. 16: one CE term per training sample) | all three
+  # Subtract from x and y their mean over the batch's real samples before the feature triplet
+  # loss (batch) or not (none, the paper's eq. 12-14). Centred, the loss no longer sees a
+  # shift shared by every sample, so it cannot push a unit's bias below zero (the late death
+  # of x in configs/semeval_fast.py's runs follows that loss; docs/results.md).
+  l.feature_centering = "none"
   # AGGCN's `--pooling_l2` (the paper's "L2-regularization coefficient 0.002" as AGGCN, whose
   # settings §5.1.2 follows, applies it): pooled_l2 * mean over samples of ||maxpool(h)||^2.
   l.pooled_l2 = 0.0
@@ -335,6 +340,7 @@ CHOICES = {
     "model.lstm_impl": ("scan", "hoisted"),
     "optim.decay_rule": ("per_epoch", "on_plateau"),
     "loss.ce_on": ("anchor", "all"),
+    "loss.feature_centering": ("none", "batch"),
 }
 # Integer fields and their smallest valid value.
 MINIMUM = {"batch_size": 1, "batch_row_multiple": 0, "model.width_multiple": 0,

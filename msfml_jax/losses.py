@@ -47,6 +47,12 @@ def feature_triplet_loss(x: jax.Array, y: jax.Array, y_pos: jax.Array, y_neg: ja
   return loss if weight is None else loss * weight
 
 
+def center(v: jax.Array, weights: jax.Array) -> jax.Array:
+  """v minus its mean over the rows whose weight is 1 (the batch's real samples)."""
+  mean = (v * weights[:, None]).sum(0) / jnp.maximum(weights.sum(), 1.0)
+  return v - mean
+
+
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   """Softmax cross-entropy per example (eq. 15)."""
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
@@ -74,7 +80,7 @@ def total_loss(outputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Ar
     labels: [3B] (or [B]) label ids.
     weights: [3B] (or [B]) 1 for real examples, 0 for batch padding.
     loss_config: config.loss (msml, alpha, beta, margin_rel, margin_rep,
-      normalize_embeddings, ce_on).
+      normalize_embeddings, ce_on, feature_centering).
     has_features: both x and y exist (MSCNN and MSGCN on); else the feature loss is 0.
 
   Returns:
@@ -115,8 +121,11 @@ def total_loss(outputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Ar
   rel = relation_triplet_loss(z, z_pos, z_neg, loss_config.margin_rel, w_triplet)
   rel = rel.sum() / jnp.maximum(w_a.sum(), 1.0)
   if has_features:
-    x = split(norm(outputs["x"]))[0]
-    y, y_pos, y_neg = split(norm(outputs["y"]))
+    x_all, y_all = outputs["x"], outputs["y"]
+    if loss_config.feature_centering == "batch":
+      x_all, y_all = center(x_all, weights), center(y_all, weights)
+    x = split(norm(x_all))[0]
+    y, y_pos, y_neg = split(norm(y_all))
     rep = feature_triplet_loss(x, y, y_pos, y_neg, loss_config.margin_rep, w_triplet)
     rep = rep.sum() / jnp.maximum(w_a.sum(), 1.0)
   else:

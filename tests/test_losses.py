@@ -155,3 +155,32 @@ def test_total_loss_gradients_finite():
   assert all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(grads))
   # Padding anchors (and their positives / negatives) receive no gradient.
   assert not np.any(grads["logits"][1]) and not np.any(np.asarray(grads["z"])[[1, 3, 5]])
+
+
+def test_feature_centering_subtracts_the_real_samples_mean_and_blocks_shared_shifts():
+  """loss.feature_centering=batch: the feature loss on x, y minus their mean over real samples
+  (hand-computed through the numpy reference), blind to a shift every sample shares."""
+  cfg = config_base.loss_config()
+  cfg.alpha, cfg.beta, cfg.feature_centering = 0.0, 1.0, "batch"
+  out, labels = _triplet_outputs(b=3, seed=3)
+  weights = jnp.array([1.0, 0.0, 1.0] * 3)
+  _, metrics = losses.total_loss(out, labels, weights, cfg, True)
+  w = np.asarray(weights)[:, None]
+  centred = {k: np.asarray(v) for k, v in out.items()}
+  for k in ("x", "y"):
+    centred[k] = centred[k] - (centred[k] * w).sum(0) / w.sum()
+  _, _, _, rep = _reference(centred, labels, weights, cfg, True)
+  np.testing.assert_allclose(metrics["rep"], rep, rtol=1e-5)
+  # A shift shared by every sample (a unit's bias) changes neither the loss nor, therefore,
+  # gets a gradient from it; padding rows do not enter the mean.
+  shift = jnp.array([0.0, -2.0, 3.0])
+  padded = dict(out, x=out["x"].at[1].set(100.0))
+  for shifted in (dict(out, x=out["x"] + shift, y=out["y"] - shift), padded):
+    _, m = losses.total_loss(shifted, labels, weights, cfg, True)
+    np.testing.assert_allclose(m["rep"], metrics["rep"], rtol=1e-5)
+  grad = jax.grad(lambda s: losses.total_loss(dict(out, x=out["x"] + s), labels, weights,
+                                              cfg, True)[0])(jnp.zeros(3))
+  np.testing.assert_allclose(grad, 0.0, atol=1e-6)
+  cfg.feature_centering = "none"
+  _, plain = losses.total_loss(out, labels, weights, cfg, True)
+  assert abs(float(plain["rep"]) - float(metrics["rep"])) > 1e-3
