@@ -5,10 +5,10 @@ semeval/train_aggcn.sh, train.py, model/trainer.py): plain SGD at lr 0.5 with no
 decay, the paper's "L2 coefficient 0.002" as AGGCN's penalty on the pooled output, and the
 rate x0.9 only after an epoch (past epoch 5) whose training loss rose, so that all 150
 epochs train (the earlier x0.9-per-epoch schedule had decayed below 1% of its rate by epoch
-50). At lr 0.5 the MSCNN's and MSGCN's ReLUs die (probe `aggcn_fixed`: y_dead 0.94); a
+50). At lr 0.5 the MSCNN's and MSGCN's ReLUs die (probe `aggcn_fixed`: y_dead 0.93, x_dead 0.90 by epoch 8); a
 bias-free LayerNorm before the branches' combining ReLUs keeps both alive (probe `aggcn_ln`:
-x_dead <= 0.21, y_dead <= 0.46 at every epoch). docs/results.md has the probes and this
-config's measured run (`semeval_paper`).
+x_dead <= 0.21, y_dead <= 0.46 at every epoch). docs/results.md has the probes and, once
+it is run, this config's 150-epoch result (`semeval_paper`).
 
 Run: python -m msfml_jax.main --config=configs/semeval.py --workdir=runs/semeval
 """
