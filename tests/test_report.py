@@ -73,6 +73,8 @@ def add_run(root: pathlib.Path, suite: str, name: str, config: str, overrides: d
   best = {"metric": "accuracy" if cfg["data"]["task"] == "pubmed" else "macro_f1",
           "split": "dev" if best_test is not None else "test",
           "metrics": {"test": best_test if best_test is not None else test}}
+  if best_test is None and "macro_f1" in test:   # SemEval: selected on test, at some epoch
+    best.update(value=test["macro_f1"] + 1.0, epoch=cfg["num_epochs"] - 1)
   results = {"task": cfg["data"]["task"], "epochs": cfg["num_epochs"], "wall_seconds": wall,
              **({} if total_wall is None else {"total_wall_seconds": total_wall}),
              "final": {"test": test}, "best": best, "config": cfg}
@@ -137,7 +139,8 @@ def test_tables_from_a_synthetic_tree(tree, tmp_path):
   assert "share identical records" in pubmed
 
   paper_run = _section(text, "semeval_paper")
-  assert ("| semeval | 83.25 | 84.50 | 86.4 | 150 | 0.20 | 0.30 | 3,600 s (60 min) | "
+  assert ("| semeval | 83.25 | 84.50 | 84.25 (epoch 149) | 86.4 | 150 | 0.20 | 0.30 | "
+          "3,600 s (60 min) | "
           "`python -m msfml_jax.main --config=configs/semeval.py "
           "--workdir=runs/semeval_paper/semeval` |") in paper_run
 

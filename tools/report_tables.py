@@ -288,13 +288,26 @@ def paper_run_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> s
   if not entries:
     return no_runs(suite)
   rows = [[e.name, fmt(test_metrics(e).get("macro_f1")), fmt(test_metrics(e).get(AGGCN)),
-           fmt(paper.SEMEVAL_MACRO_F1, 1), str(e.results.get("epochs", DASH)),
+           best_on_test(e), fmt(paper.SEMEVAL_MACRO_F1, 1), str(e.results.get("epochs", DASH)),
            fmt(max_dead(e, "x_dead")), fmt(max_dead(e, "y_dead")),
            run_wall(e), f"`{e.command}`"] for e in entries]
   header = ["run", "macro-F1 (official, last epoch)", "AGGCN macro-F1",
-            f"paper ({paper.SEMEVAL_MACRO_F1_SOURCE})", "epochs", "max x_dead", "max y_dead",
-            "wall time", "command"]
-  return table(header, rows, "lrrrrrrrl") + "\n\n" + _WALL_NOTE
+            "best epoch on test (optimistic)", f"paper ({paper.SEMEVAL_MACRO_F1_SOURCE})",
+            "epochs", "max x_dead", "max y_dead", "wall time", "command"]
+  notes = ("Best epoch on test: the highest official macro-F1 over the epochs, and its epoch. "
+           "SemEval has no dev split; AGGCN's SemEval code (whose setting the paper follows) "
+           "has none either: it saves a checkpoint every epoch and `eval.py` scores a chosen "
+           "one on the test set. An epoch picked by its test score is an optimistic figure, "
+           "shown to compare scales; our result is the last epoch. " + _WALL_NOTE)
+  return table(header, rows, "lrrrrrrrrl") + "\n\n" + notes
+
+
+def best_on_test(entry: Entry) -> str:
+  """"F1 (epoch N)" of the run's best epoch when it was selected on the test split."""
+  best = entry.results.get("best") or {}
+  if best.get("split") != "test" or best.get("value") is None:
+    return DASH
+  return f"{fmt(best['value'])} (epoch {best['epoch']})"
 
 
 _WALL_NOTE = ("Wall time: `total_wall_seconds` of results.json, the run's training and "
