@@ -89,6 +89,9 @@ def model_config() -> ml_collections.ConfigDict:
   # scaled dot-product attention).
   m.attention_scale = "none"
   m.input_dropout = 0.5
+  # Word dropout: in training, a real token's word id becomes <unk> with this probability
+  # (AGGCN's --word_dropout, 0.04 in its SemEval script's defaults; GloVe input only).
+  m.word_dropout = 0.0
   m.dropout = 0.3
   m.entity_pooling = "max"      # max | mean over each entity's tokens in h
   # Compute dtype of activations and matmuls: float32 | bfloat16 (parameters, optimizer
@@ -351,6 +354,8 @@ MINIMUM = {"batch_size": 1, "batch_row_multiple": 0, "model.width_multiple": 0,
            "data.dev_holdout": 0, "data.min_freq": 0, "data.max_train_length": 0,
            "data.word_dim": 1, "model.gcn_layers": 1, "model.hidden_dim": 1,
            "model.lstm_hidden": 1}
+# Probabilities of dropping something: in [0, 1).
+RATES = ("model.input_dropout", "model.word_dropout", "model.dropout")
 
 
 def check(config: ml_collections.ConfigDict) -> None:
@@ -362,6 +367,9 @@ def check(config: ml_collections.ConfigDict) -> None:
   for name, low in MINIMUM.items():
     if name in flat and (not isinstance(flat[name], int) or flat[name] < low):
       raise ConfigError(f"config: {name}={flat[name]!r} must be an integer >= {low}")
+  for name in RATES:
+    if name in flat and not 0 <= flat[name] < 1:
+      raise ConfigError(f"config: {name}={flat[name]!r} must be in [0, 1)")
   from msfml_jax import tasks  # pylint: disable=import-outside-toplevel (tasks import the data code)
   if config.data.task not in tasks.TASKS:
     raise ConfigError(f"config: data.task={config.data.task!r} is not one of "

@@ -158,6 +158,34 @@ def test_embedder_plm_and_frozen_words():
   assert np.any(grads["params"]["pos_embed"]["embedding"])
 
 
+def test_word_dropout_reads_the_unk_row_on_real_tokens_only():
+  tokens = jnp.asarray(np.random.default_rng(0).integers(2, VOCAB, (64, 50)), jnp.int32)
+  mask = jnp.arange(50)[None, :] < jnp.arange(64)[:, None] % 50 + 1   # lengths 1..50
+  dropped = np.asarray(embeddings.drop_words(tokens, mask, 0.25, jax.random.key(3)))
+  changed = dropped != np.asarray(tokens)
+  assert np.all(dropped[changed] == 1)                    # <unk> (vocab.UNK_ID)
+  assert not np.any(changed[~np.asarray(mask)])           # padding ids never change
+  assert abs(changed.sum() / np.asarray(mask).sum() - 0.25) < 0.03
+
+  # Through the Embedder: in training a dropped token carries the <unk> row; evaluation and
+  # rate 0 never drop, and rate 0 draws no rng (same output as a model without the field).
+  batch = make_batch([8, 8, 8], 8)
+  w = word_matrix()
+  out = {}
+  for rate in (0.0, 0.5):
+    emb = embeddings.Embedder(tiny_config(input_dropout=0.0, word_dropout=rate), VOCAB, NUM_POS)
+    params = emb.init(jax.random.key(0), batch, train=False)
+    params = {"params": embeddings.write_word_matrix(params["params"], w)}
+    rngs = {"dropout": jax.random.key(7)}
+    out[rate] = np.asarray(emb.apply(params, batch, train=True, rngs=rngs))[..., :WORD_DIM]
+    np.testing.assert_allclose(emb.apply(params, batch, train=False)[..., :WORD_DIM],
+                               w[batch["tokens"]])
+  np.testing.assert_allclose(out[0.0], w[batch["tokens"]])
+  unk = np.all(out[0.5] == w[1], axis=-1) & (np.asarray(batch["tokens"]) != 1)
+  kept = np.all(out[0.5] == w[batch["tokens"]], axis=-1)
+  assert np.all(unk | kept) and 0 < unk.sum() < unk.size
+
+
 # --- MSCNN -------------------------------------------------------------------------------
 
 

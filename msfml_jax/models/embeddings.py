@@ -15,6 +15,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from msfml_jax.data.vocab import UNK_ID
+
 Batch = dict[str, Any]
 
 
@@ -22,6 +24,15 @@ def relative_position_ids(positions: jax.Array, max_relative_position: int) -> j
   """Signed token-to-entity distances -> ids in [0, 2 * max_relative_position]."""
   clipped = jnp.clip(positions, -max_relative_position, max_relative_position)
   return clipped + max_relative_position
+
+
+def drop_words(tokens: jax.Array, mask: jax.Array, rate: float, key: jax.Array) -> jax.Array:
+  """Word dropout (AGGCN's `--word_dropout`): each real token becomes `<unk>` with `rate`.
+
+  Training then also fits the `<unk>` row, the one every out-of-vocabulary test word reads.
+  """
+  drop = jax.random.bernoulli(key, rate, tokens.shape) & mask.astype(bool)
+  return jnp.where(drop, UNK_ID, tokens)
 
 
 def write_word_matrix(embedder_params: Any, matrix: np.ndarray) -> Any:
@@ -43,7 +54,8 @@ class Embedder(nn.Module):
 
   Attributes:
     config: the model config (word_input, freeze_word_embeddings, pos_dim, position_dim,
-      max_relative_position, input_dropout, and word_dim when no matrix is given).
+      max_relative_position, word_dropout, input_dropout, and word_dim when no matrix is
+      given).
     vocab_size: rows of the word table (ignored for PLM input).
     num_pos: rows of the POS table (0 = pad).
   The word table has `config.word_dim` (default 50) columns and is initialised at random;
@@ -59,9 +71,13 @@ class Embedder(nn.Module):
     if cfg.word_input == "plm":
       words = jnp.asarray(batch["word_vectors"], jnp.float32)
     elif cfg.word_input == "glove":
+      tokens = batch["tokens"]
+      # No rng is drawn at rate 0, so runs without word dropout keep their dropout streams.
+      if train and cfg.get("word_dropout", 0.0) > 0:
+        tokens = drop_words(tokens, batch["mask"], cfg.word_dropout, self.make_rng("dropout"))
       words = nn.Embed(self.vocab_size, cfg.get("word_dim", 50),
                        embedding_init=nn.initializers.normal(stddev=1.0), name="word_embed")(
-                           batch["tokens"])
+                           tokens)
     else:
       raise ValueError(f"unknown model.word_input {cfg.word_input!r}")
     if cfg.freeze_word_embeddings:
