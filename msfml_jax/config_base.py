@@ -92,6 +92,10 @@ def model_config() -> ml_collections.ConfigDict:
   # Word dropout: in training, a real token's word id becomes <unk> with this probability
   # (AGGCN's --word_dropout, 0.04 in its SemEval script's defaults; GloVe input only).
   m.word_dropout = 0.0
+  # Dropout on the BiLSTM's outputs h^glo (AGGCN's --rnn_dropout, 0.5 there) and on GCN
+  # outputs that feed another GCN layer (AGGCN's and C-GCN's --gcn_dropout, 0.3 there).
+  m.rnn_dropout = 0.0
+  m.gcn_dropout = 0.0
   m.dropout = 0.3
   m.entity_pooling = "max"      # max | mean over each entity's tokens in h
   # Compute dtype of activations and matmuls: float32 | bfloat16 (parameters, optimizer
@@ -355,7 +359,8 @@ MINIMUM = {"batch_size": 1, "batch_row_multiple": 0, "model.width_multiple": 0,
            "data.word_dim": 1, "model.gcn_layers": 1, "model.hidden_dim": 1,
            "model.lstm_hidden": 1}
 # Probabilities of dropping something: in [0, 1).
-RATES = ("model.input_dropout", "model.word_dropout", "model.dropout")
+RATES = ("model.input_dropout", "model.word_dropout", "model.rnn_dropout", "model.gcn_dropout",
+         "model.dropout")
 
 
 def check(config: ml_collections.ConfigDict) -> None:

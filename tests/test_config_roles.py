@@ -62,6 +62,16 @@ def test_fields_the_old_allowlist_missed_are_refused_on_resume():
         f"{name}: {saved_value(saved, name)!r} -> {value!r}"]
 
 
+def test_a_setting_newer_than_the_checkpoint_resumes_only_at_its_default():
+  saved = config_base.base_config().to_dict()
+  del saved["model"]["word_dropout"]            # written before the field existed
+  assert checkpoints.config_differences(saved, config_base.base_config()) == []
+  changed = config_base.base_config()
+  changed.model.word_dropout = 0.04
+  assert checkpoints.config_differences(saved, changed) == [
+      "model.word_dropout: (absent, i.e. the default 0.0) -> 0.04"]
+
+
 def saved_value(saved: dict, name: str):
   for part in name.split("."):
     saved = saved[part]

@@ -362,6 +362,37 @@ def test_refined_adjacency_original_uses_the_dependency_graph():
                                                        coarse_adj, mask)
 
 
+def test_gcn_dropout_only_on_outputs_that_feed_another_gcn_layer():
+  """model.gcn_dropout: C-GCN's / AGGCN's placement, between GCN layers; y itself is kept."""
+  adj, assign, coarse_adj, mask = paper_example()
+  t = jax.random.uniform(jax.random.key(0), (1, 8, 6)) * mask[..., None]
+  args = (t, adj, assign, coarse_adj, mask)
+  rngs = {"dropout": jax.random.key(4)}
+  for layers, multi, dropped in [(1, False, False), (2, False, True), (1, True, True)]:
+    plain = msgcn.MSGCN(16, num_layers=layers, multi_scale=multi)
+    params = plain.init(jax.random.key(3), *args)
+    module = msgcn.MSGCN(16, num_layers=layers, multi_scale=multi, dropout=0.5)
+    reference = plain.apply(params, *args)
+    np.testing.assert_allclose(module.apply(params, *args), reference)   # evaluation: off
+    np.testing.assert_allclose(plain.apply(params, *args, train=True, rngs=rngs), reference)
+    y = module.apply(params, *args, train=True, rngs=rngs)
+    # One plain layer: its output is y, never dropped; else some inner output is.
+    assert (not np.allclose(y, reference)) == dropped
+    assert not np.any(y[0, 6:])                                           # padding stays 0
+
+
+def test_rnn_dropout_on_the_bilstm_outputs_in_training_only():
+  batch = make_batch([6, 4, 0], 8)
+  _, params, out = init_and_apply(tiny_config(), batch, train=True)
+  model = msfml.MSFML(tiny_config(rnn_dropout=0.5), NUM_CLASSES, VOCAB, NUM_POS, 2)
+  rngs = {"dropout": jax.random.key(1)}
+  dropped = model.apply({"params": params}, batch, train=True, rngs=rngs)
+  assert not np.allclose(dropped["logits"], out["logits"])
+  _, _, eval_out = init_and_apply(tiny_config(), batch)
+  np.testing.assert_allclose(model.apply({"params": params}, batch, train=False)["logits"],
+                             eval_out["logits"], rtol=1e-6)
+
+
 def test_stack_and_refined_outputs_have_no_layer_after_the_papers():
   """mscnn_combine="stack": x is the four branches side by side (eq. 3); msgcn_output=
   "refined": y is the refined graph's GCN output (eq. 4-5). Neither adds a Dense + ReLU."""

@@ -137,6 +137,11 @@ def test_run_states_and_collect(tmp_path):
   (workdir / "metrics.jsonl").write_text('{"step": 1}\n')
   (workdir / "predictions.jsonl").write_text("{}\n")
   assert reproduce.run_state(workdir, expected) == ("finished", [])
+  # ... but a newer setting the suite sets to another value than its default is a change.
+  asks_more = json.loads(json.dumps(expected))
+  asks_more["loss"]["margin_rep"] = 0.2
+  assert reproduce.run_state(workdir, asks_more) == ("changed", [
+      "loss.margin_rep: (absent, i.e. the default 1.0) -> 0.2"])
   out = reproduce.collect(run, workdir, tmp_path / "results" / "smoke", expected)
   assert sorted(p.name for p in out.iterdir()) == ["command.txt", "metrics.jsonl",
                                                     "results.json"]

@@ -10,8 +10,8 @@ Run R of suite S trains with the normal entry point, in a child process, into ru
   python -m msfml_jax.main --config=CONFIG --workdir=runs/S/R --config.FIELD=VALUE ...
 
 - A run whose runs/S/R/results.json was written by exactly the config the suite declares is
-  finished and is skipped (settings newer than the run, absent from its results.json, are
-  taken to have their defaults, as on resume).
+  finished and is skipped (settings newer than the run, absent from its results.json, ran
+  as their defaults: the suite asking for another value is a difference, as on resume).
 - An interrupted run (no complete results.json) is started again with the same command into
   the same workdir: the training loop resumes exactly from the latest checkpoint there (and
   refuses, naming it, a changed setting that matters to the checkpoint). So does a finished
@@ -42,6 +42,8 @@ import sys
 from typing import Any, Mapping, Sequence
 
 from absl import app, flags
+
+from msfml_jax import config_base
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SUMMARY_FILES = ("results.json", "metrics.jsonl")
@@ -86,10 +88,20 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def config_differences(saved: Mapping[str, Any], expected: Mapping[str, Any],
                        ignore: Sequence[str] = ENVIRONMENT_FIELDS) -> list[str]:
-  """'field: saved -> expected' for every setting both configs have and that differs."""
+  """'field: saved -> expected' for every setting that differs.
+
+  A setting newer than the run (absent from `saved`) ran as its default, so one that
+  matters to the model (`config_base.resume_sensitive`) differs when the suite asks for
+  another value, as `msfml_jax.checkpoints` decides on resume.
+  """
   old, new = flatten(saved), flatten(expected)
-  return [f"{k}: {old[k]!r} -> {new[k]!r}" for k in sorted(set(old) & set(new))
-          if k not in ignore and old[k] != new[k]]
+  defaults = flatten(json.loads(json.dumps(config_base.base_config().to_dict(), default=str)))
+  diffs = {k: f"{k}: {old[k]!r} -> {new[k]!r}" for k in set(old) & set(new)
+           if k not in ignore and old[k] != new[k]}
+  diffs.update({k: f"{k}: (absent, i.e. the default {defaults[k]!r}) -> {new[k]!r}"
+                for k in set(new) - set(old)
+                if config_base.resume_sensitive(k) and k in defaults and new[k] != defaults[k]})
+  return [diffs[k] for k in sorted(diffs)]
 
 
 def format_value(value: Any) -> str:

@@ -75,7 +75,7 @@ def syntactic_encoder(config: ml_collections.ConfigDict) -> msgcn.MSGCN | None:
     return msgcn.MSGCN(config.hidden_dim, num_layers=config.gcn_layers,
                        multi_scale=config.msgcn == "multi",
                        refined=config.refined_adjacency, norm=config.branch_norm,
-                       output=config.msgcn_output,
+                       output=config.msgcn_output, dropout=config.get("gcn_dropout", 0.0),
                        name="msgcn" if config.msgcn == "multi" else "gcn")
   raise ValueError(f"unknown model.msgcn {config.msgcn!r}")
 
@@ -122,7 +122,8 @@ class MSFML(nn.Module):
     h_dep = None
     if gcn is not None:
       g = dense_graphs.dense_graphs(batch, t.dtype)  # built here, on the device
-      h_dep = gcn(t, g["adj"], g["assign"], g["coarse_adj"], mask, refined_adj=g["refined_adj"])
+      h_dep = gcn(t, g["adj"], g["assign"], g["coarse_adj"], mask, refined_adj=g["refined_adj"],
+                  train=train)
     if h_lex is not None and h_dep is not None:
       h_loc = fusion.ConvGate(cfg.hidden_dim, name="conv_gate")(h_lex, h_dep, mask)
     else:
@@ -130,6 +131,9 @@ class MSFML(nn.Module):
 
     h_glo = fusion.BiLSTM(cfg.lstm_hidden, cfg.get("lstm_impl", "scan"),
                           name="bilstm")(t, mask)
+    # AGGCN's rnn_dropout on the BiLSTM's outputs (rate 0: no rng drawn).
+    h_glo = nn.Dropout(cfg.get("rnn_dropout", 0.0), deterministic=not train,
+                       name="rnn_dropout")(h_glo)
     if 2 * cfg.lstm_hidden != cfg.hidden_dim and h_loc is not None:
       # Bi-attention takes dot products between h^glo and h^loc: bring them to one width.
       h_glo = nn.Dense(cfg.hidden_dim, name="glo_proj")(h_glo) * mask[..., None]

@@ -80,6 +80,8 @@ class MSGCN(nn.Module):
     output: "combine" | "refined" (model.msgcn_output, module docstring).
     norm: "layernorm" puts a bias-free LayerNorm before the combining layer's ReLU
       (model.branch_norm, `mscnn.branch_activation`).
+    dropout: dropout on a GCN layer's output where it feeds another GCN layer (C-GCN's and
+      AGGCN's `gcn_dropout`, model.gcn_dropout); the branch's output y is not dropped.
   """
   features: int
   num_layers: int = 2
@@ -87,21 +89,24 @@ class MSGCN(nn.Module):
   refined: str = "lifted"
   norm: str = "none"
   output: str = "combine"
+  dropout: float = 0.0
 
   @nn.compact
   def __call__(self, t: jax.Array, adj: jax.Array, assign: jax.Array,
                coarse_adj: jax.Array, mask: jax.Array,
-               refined_adj: jax.Array | None = None) -> jax.Array:
+               refined_adj: jax.Array | None = None, train: bool = False) -> jax.Array:
     """`refined_adj`: the refined adjacency when already built (`dense_graphs`: a gather by
-    coarse ids); None computes it here by products."""
+    coarse ids); None computes it here by products. `train` turns the dropout on."""
     if self.num_layers < 1:
       raise ValueError("model.gcn_layers must be >= 1")
+    # At rate 0 nn.Dropout returns its input and draws no rng.
+    drop = nn.Dropout(self.dropout, deterministic=not train, name="dropout")
     h = t
     for i in range(self.num_layers):
-      h = GCNLayer(self.features, name=f"original_{i}")(h, adj)
+      h = GCNLayer(self.features, name=f"original_{i}")(drop(h) if i else h, adj)
     if not self.multi_scale:
       return h
-    coarse = GCNLayer(self.features, name="coarse")(coarsen(h, assign), coarse_adj)
+    coarse = GCNLayer(self.features, name="coarse")(coarsen(drop(h), assign), coarse_adj)
     lifted = lift(coarse, assign)
     if self.refined == "lifted":
       if refined_adj is None:  # else built already (dense_graphs: a gather by coarse ids)
@@ -110,7 +115,7 @@ class MSGCN(nn.Module):
       refined_adj = adj
     else:
       raise ValueError(f"unknown model.refined_adjacency {self.refined!r} (lifted | original)")
-    refined = GCNLayer(self.features, name="refined")(lifted + h, refined_adj)
+    refined = GCNLayer(self.features, name="refined")(drop(lifted + h), refined_adj)
     if self.output == "refined":
       return refined * mask[..., None].astype(refined.dtype)
     if self.output != "combine":
