@@ -389,6 +389,11 @@ def check(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"config: data.buckets={buckets!r} must be positive integers")
   if config.model.word_input == "plm" and not config.plm.model:
     raise ConfigError("config: model.word_input='plm' needs plm.model (an encoder directory)")
+  if config.model.word_input == "plm" and config.model.word_dropout > 0:
+    raise ConfigError("config: model.word_dropout drops GloVe word ids; with "
+                      "model.word_input='plm' it would do nothing: set it to 0")
+
+
 def from_saved(saved: dict) -> ml_collections.ConfigDict:
   """The config a checkpoint was written with, on top of today's defaults.
 

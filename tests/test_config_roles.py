@@ -84,11 +84,20 @@ def test_unlisted_fields_fall_on_the_safe_side():
   assert config_base.resume_sensitive("some_new_field")
 
 
+def test_word_dropout_with_plm_input_is_refused():
+  config = config_base.base_config()
+  config.update_from_flattened_dict({"model.word_input": "plm", "plm.model": "enc",
+                                     "model.word_dropout": 0.04})
+  with pytest.raises(config_base.ConfigError, match="would do nothing"):
+    config_base.check(config)
+
+
 @pytest.mark.parametrize("field,value,words", [
     ("data.task", "semval", "data.task='semval' is not one of semeval, tacred, pubmed"),
     ("model.mscnn", "dilated", "model.mscnn='dilated' is not one of"),
     ("batch_size", 0, "batch_size=0 must be an integer >= 1"),
     ("model.word_dropout", 1.0, "model.word_dropout=1.0 must be in [0, 1)"),
+    ("model.word_input", "plm", "model.word_input='plm' needs plm.model"),
     ("data.fold", 5, "data.fold=5 must be < data.num_folds=5"),
     ("data.buckets", (), "data.buckets=() must be positive integers"),
 ])
