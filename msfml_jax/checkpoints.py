@@ -38,17 +38,14 @@ def config_differences(saved: dict[str, Any], current: ml_collections.ConfigDict
   """Resume-sensitive settings (`config_base.resume_sensitive`: those that change the arrays
   or what is trained) that differ, as 'name: saved -> current'."""
   old, new = _flatten(saved), _flatten(current.to_dict())
-  defaults = None
   diffs = []
   for key in sorted(set(old) | set(new)):
     if not config_base.resume_sensitive(key):  # the one classification: config_base.FIELD_ROLES
       continue
-    if key not in old:
-      # A setting newer than the checkpoint: the code that wrote it behaved as the setting's
-      # default (a new field's default keeps the old behaviour), so only the default resumes.
-      defaults = defaults or _flatten(config_base.base_config().to_dict())
-      if key in defaults and new.get(key) != defaults[key]:
-        diffs.append(f"{key}: (absent, i.e. the default {defaults[key]!r}) -> {new.get(key)!r}")
+    if key not in old:  # a setting newer than the checkpoint: only its default resumes
+      difference = config_base.newer_setting_difference(key, new.get(key))
+      if difference:
+        diffs.append(difference)
       else:
         logging.warning("Checkpoint config has no setting %s; assuming it ran with %r.", key,
                         new.get(key))

@@ -8,6 +8,9 @@ it), or neither. `check(config)` refuses values the code cannot run with.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import ml_collections
 
 from msfml_jax import cli
@@ -312,6 +315,26 @@ def resume_sensitive(name: str) -> bool:
 def in_cache_key(name: str) -> bool:
   """Whether data field `name` (dotted, `data.`...) is part of the cache key (unlisted: yes)."""
   return field_role(name) in (ARRAYS, None)
+
+
+def newer_setting_difference(name: str, value: Any) -> str | None:
+  """'name: (absent, i.e. the default D) -> value' when a run saved before setting `name`
+  existed is asked to continue with a value other than the default, else None.
+
+  The code that wrote such a run behaved as the setting's default (a new field's default
+  keeps the old behaviour), so only the default continues it; settings that do not change
+  what is trained (not `resume_sensitive`) never differ. Checkpoint resume
+  (`msfml_jax.checkpoints`) and finished suite runs (`tools/reproduce.py`) both ask here.
+  """
+  defaults = {k: _as_json(v) for k, v in flat_fields(base_config()).items()}
+  if not resume_sensitive(name) or name not in defaults or _as_json(value) == defaults[name]:
+    return None
+  return f"{name}: (absent, i.e. the default {defaults[name]!r}) -> {_as_json(value)!r}"
+
+
+def _as_json(value: Any) -> Any:
+  """`value` as a JSON file stores it (tuples become lists), so saved and live values compare."""
+  return json.loads(json.dumps(value, default=str))
 
 
 def flat_fields(config: ml_collections.ConfigDict) -> dict:

@@ -72,6 +72,15 @@ def test_a_setting_newer_than_the_checkpoint_resumes_only_at_its_default():
       "model.word_dropout: (absent, i.e. the default 0.0) -> 0.04"]
 
 
+def test_newer_setting_difference_compares_as_json_and_ignores_free_fields():
+  # A tuple default compares equal to the list a JSON file holds; FREE fields never differ.
+  assert config_base.newer_setting_difference("model.mscnn_kernels", [3, 4, 5]) is None
+  assert config_base.newer_setting_difference("model.mscnn_kernels", (3, 5)) == (
+      "model.mscnn_kernels: (absent, i.e. the default [3, 4, 5]) -> [3, 5]")
+  assert config_base.field_role("num_epochs") == config_base.FREE
+  assert config_base.newer_setting_difference("num_epochs", 999) is None
+
+
 def saved_value(saved: dict, name: str):
   for part in name.split("."):
     saved = saved[part]

@@ -95,12 +95,12 @@ def config_differences(saved: Mapping[str, Any], expected: Mapping[str, Any],
   another value, as `msfml_jax.checkpoints` decides on resume.
   """
   old, new = flatten(saved), flatten(expected)
-  defaults = flatten(json.loads(json.dumps(config_base.base_config().to_dict(), default=str)))
   diffs = {k: f"{k}: {old[k]!r} -> {new[k]!r}" for k in set(old) & set(new)
            if k not in ignore and old[k] != new[k]}
-  diffs.update({k: f"{k}: (absent, i.e. the default {defaults[k]!r}) -> {new[k]!r}"
-                for k in set(new) - set(old)
-                if config_base.resume_sensitive(k) and k in defaults and new[k] != defaults[k]})
+  for k in set(new) - set(old):
+    difference = config_base.newer_setting_difference(k, new[k])
+    if difference:
+      diffs[k] = difference
   return [diffs[k] for k in sorted(diffs)]
 
 
