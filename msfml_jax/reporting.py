@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import pathlib
+import platform
 from typing import Any, Sequence
 
 import jax
@@ -51,6 +53,40 @@ class MetricsLog:
   def close(self) -> None:
     if self.writer is not None:
       self.writer.close()
+
+
+ENVIRONMENT_PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
+
+
+def environment() -> dict[str, Any]:
+  """What a run's numbers depend on besides its config: package versions and the devices.
+
+  The same config and seed give bit-identical runs on one machine (tests/test_preemption.py),
+  but not always across machines: XLA compiles for the processor it finds, and packages
+  move. results.json records both so two summaries can be told apart.
+  """
+  versions = {}
+  for name in ENVIRONMENT_PACKAGES:
+    try:
+      versions[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      versions[name] = None
+  device = jax.devices()[0]
+  return {"packages": versions, "python": platform.python_version(),
+          "platform": device.platform, "device_kind": device.device_kind,
+          "device_count": jax.device_count(), "process_count": jax.process_count(),
+          "machine": platform.machine(), "cpu": _cpu_model()}
+
+
+def _cpu_model() -> str:
+  """The host CPU's model name (Linux /proc/cpuinfo), else what `platform` knows."""
+  try:
+    for line in pathlib.Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+      if line.startswith("model name"):
+        return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor()
 
 
 def write_json(path: str | pathlib.Path, obj: Any) -> None:

@@ -467,7 +467,8 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
              # this invocation's seconds, and the run's over all its invocations (resumes)
              "wall_seconds": clock.elapsed(), "total_wall_seconds": clock.total(),
              "final": {k: reporting.scalar_metrics(v) for k, v in final.items()},
-             "best": best, "last_train_metrics": last_metrics, "config": config.to_dict()}
+             "best": best, "last_train_metrics": last_metrics, "config": config.to_dict(),
+             "environment": reporting.environment()}
   if "test" in final and "confusion_text" in final["test"]:
     results["test_confusion"] = final["test"]["confusion_text"]
   reporting.write_json(run.workdir / "results.json", results)

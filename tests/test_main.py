@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 
+import jax
 import pytest
 
 from conftest import FIXTURE_CONFIG, load_config_file
@@ -58,6 +59,10 @@ def test_main_writes_metrics_results_checkpoints(main_run):
   results = json.loads((workdir / "results.json").read_text())
   assert results["config"]["data"]["task"] == "semeval"
   assert 0.0 <= results["final"]["test"]["macro_f1"] <= 100.0
+  environment = results["environment"]  # what else the numbers depend on
+  assert environment["packages"]["jax"] == jax.__version__
+  assert environment["platform"] == "cpu" and environment["device_count"] >= 1
+  assert environment["cpu"] and environment["packages"]["flax"]
   assert list((workdir / "checkpoints").iterdir()), "no checkpoint written"
   assert list((workdir / "best").iterdir()), "no best checkpoint written"
   predictions = (workdir / "predictions.jsonl").read_text().splitlines()
