@@ -226,6 +226,13 @@ def test_smoke_suite_trains_skips_and_resumes(tmp_path, monkeypatch, capsys):
   assert "smoke: 2 collected" in out
   assert (results_dir / "smoke" / "seed1" / "results.json").read_text() == first
 
+  # A fresh clone: results/ committed, runs/ absent. The recorded run is not trained again.
+  shutil.move(runs_dir / "smoke" / "seed1", tmp_path / "seed1_workdir")
+  out = _cli(runs_dir, results_dir, dict(os.environ), "--runs=seed1")
+  assert "[1/1] smoke/seed1: recorded in " in out and "training" not in out
+  assert not (runs_dir / "smoke" / "seed1").exists()
+  shutil.move(tmp_path / "seed1_workdir", runs_dir / "smoke" / "seed1")
+
   # The suite now asks for 2 epochs of seed2: the same workdir resumes after epoch 1.
   monkeypatch.setitem(suites.SUITES, "smoke", lambda: [
       suites.Run("seed2", "configs/tacred_fixture.py", {"num_epochs": 2}, seed=2)])

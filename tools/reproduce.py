@@ -10,7 +10,8 @@ Run R of suite S trains with the normal entry point, in a child process, into ru
   python -m msfml_jax.main --config=CONFIG --workdir=runs/S/R --config.FIELD=VALUE ...
 
 - A run whose runs/S/R/results.json was written by exactly the config the suite declares is
-  finished and is skipped (settings newer than the run, absent from its results.json, ran
+  finished and is skipped; so is one with no workdir whose committed results/S/R/results.json
+  was (a fresh clone: checkpoints are not committed; move results/S/R away to retrain it) (settings newer than the run, absent from its results.json, ran
   as their defaults: the suite asking for another value is a difference, as on resume).
 - An interrupted run (no complete results.json) is started again with the same command into
   the same workdir: the training loop resumes exactly from the latest checkpoint there (and
@@ -171,6 +172,16 @@ def run_state(workdir: pathlib.Path, expected: Mapping[str, Any]) -> tuple[str, 
   return "new", []
 
 
+def is_recorded(summary_dir: pathlib.Path, expected: Mapping[str, Any]) -> bool:
+  """Whether results/<suite>/<run>/ holds the summary of a finished run of the declared config.
+
+  A fresh clone has the committed summaries but no runs/ (checkpoints are not committed): such
+  a run is done and is not trained again.
+  """
+  results = read_results(summary_dir)
+  return results is not None and not config_differences(results["config"], expected)
+
+
 def collect(run, workdir: pathlib.Path, results_dir: pathlib.Path,
             expected: Mapping[str, Any]) -> pathlib.Path:
   """Copies a finished run's summaries and writes its command into results_dir/<run>/."""
@@ -253,10 +264,17 @@ def reproduce(suite: str, runs_dir: pathlib.Path, results_dir: pathlib.Path,
       expected = expected_config(suites, run)
       args = command_args(run, workdir)
       state, diffs = run_state(workdir, expected)
+      if state == "new" and is_recorded(results_dir / suite / run.name, expected):
+        state = "recorded"
       if dry_run:
         print(f"{tag}: {state}\n  {command_text(args)}", flush=True)
         for d in diffs:
           print(f"    differs: {d}")
+        continue
+      if state == "recorded":
+        print(f"{tag}: recorded in {display_path(results_dir / suite / run.name)} (its workdir is "
+              f"not here), skipped; move that folder away to train the run again", flush=True)
+        counts["skipped"] += 1
         continue
       if collect_only:
         if state == "finished":
