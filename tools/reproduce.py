@@ -10,9 +10,10 @@ Run R of suite S trains with the normal entry point, in a child process, into ru
   python -m msfml_jax.main --config=CONFIG --workdir=runs/S/R --config.FIELD=VALUE ...
 
 - A run whose runs/S/R/results.json was written by exactly the config the suite declares is
-  finished and is skipped; so is one with no workdir whose committed results/S/R/results.json
-  was (a fresh clone: checkpoints are not committed; move results/S/R away to retrain it) (settings newer than the run, absent from its results.json, ran
+  finished and is skipped (settings newer than the run, absent from its results.json, ran
   as their defaults: the suite asking for another value is a difference, as on resume).
+  So is a run with no workdir whose committed results/S/R/results.json was (a fresh clone:
+  checkpoints are not committed; move results/S/R away to retrain it).
 - An interrupted run (no complete results.json) is started again with the same command into
   the same workdir: the training loop resumes exactly from the latest checkpoint there (and
   refuses, naming it, a changed setting that matters to the checkpoint). So does a finished
