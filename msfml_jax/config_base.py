@@ -8,6 +8,7 @@ it), or neither. `check(config)` refuses values the code cannot run with.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -326,10 +327,16 @@ def newer_setting_difference(name: str, value: Any) -> str | None:
   what is trained (not `resume_sensitive`) never differ. Checkpoint resume
   (`msfml_jax.checkpoints`) and finished suite runs (`tools/reproduce.py`) both ask here.
   """
-  defaults = {k: _as_json(v) for k, v in flat_fields(base_config()).items()}
+  defaults = _json_defaults()
   if not resume_sensitive(name) or name not in defaults or _as_json(value) == defaults[name]:
     return None
   return f"{name}: (absent, i.e. the default {defaults[name]!r}) -> {_as_json(value)!r}"
+
+
+@functools.lru_cache(maxsize=1)
+def _json_defaults() -> dict[str, Any]:
+  """{dotted name: default} of `base_config()`, JSON-normalised; built once per process."""
+  return {k: _as_json(v) for k, v in flat_fields(base_config()).items()}
 
 
 def _as_json(value: Any) -> Any:

@@ -179,8 +179,7 @@ def is_recorded(summary_dir: pathlib.Path, expected: Mapping[str, Any]) -> bool:
   A fresh clone has the committed summaries but no runs/ (checkpoints are not committed): such
   a run is done and is not trained again.
   """
-  results = read_results(summary_dir)
-  return results is not None and not config_differences(results["config"], expected)
+  return run_state(summary_dir, expected)[0] == "finished"
 
 
 def collect(run, workdir: pathlib.Path, results_dir: pathlib.Path,
