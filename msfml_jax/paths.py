@@ -42,8 +42,12 @@ def resolve_cache_dir(configured: str = "") -> pathlib.Path:
 
 def resolve_compilation_cache_dir(configured: str, cache_dir: str = "") -> pathlib.Path | None:
   """JAX's persistent compilation cache directory (`config.compilation_cache_dir`): relative
-  paths are inside the cache directory, "" disables the cache (None)."""
+  paths are inside the cache directory, "" disables the cache (None). JAX's own
+  `JAX_COMPILATION_CACHE_DIR`, when set, replaces a configured directory: one cache shared
+  by runs whatever their cache directories (a test session, a sweep over data caches)."""
   if not configured:
     return None
+  if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    return pathlib.Path(os.environ["JAX_COMPILATION_CACHE_DIR"]).expanduser()
   path = pathlib.Path(configured).expanduser()
   return path if path.is_absolute() else resolve_cache_dir(cache_dir) / path

@@ -6,11 +6,34 @@ import importlib.metadata
 import json
 import pathlib
 import platform
+import sys
 from typing import Any, Sequence
 
 import jax
 import numpy as np
-from tensorboardX import SummaryWriter
+
+
+def _import_summary_writer():
+  """tensorboardX's SummaryWriter, imported without torch.
+
+  tensorboardX's writer imports torch when it can, only to accept torch tensors, which we
+  never pass; that import costs 1.4 s of every training's start (most of a test's or a short
+  job's import time) where torch is installed (stanza needs it). A None entry in sys.modules
+  makes that import fail as if torch were absent; it is removed again at once, so a later
+  `import torch` works.
+  """
+  if "torch" in sys.modules:
+    from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
+    return SummaryWriter
+  sys.modules["torch"] = None
+  try:
+    from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
+  finally:
+    del sys.modules["torch"]
+  return SummaryWriter
+
+
+SummaryWriter = _import_summary_writer()
 
 
 def _jsonable(x: Any) -> Any:

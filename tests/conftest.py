@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -12,6 +15,28 @@ import pytest
 # need not be installed.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 from msfml_jax import config_base, paths  # pylint: disable=wrong-import-position
+
+
+def pytest_configure(config):
+  """One XLA compilation cache for the whole session (both xdist workers and every training
+  subprocess, which inherit the environment): tests train the same fixture programs in many
+  separate cache directories, and each would otherwise compile them again. Set by the
+  controlling process only, before the workers start; removed at the end."""
+  if hasattr(config, "workerinput") or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    return
+  config._msfml_xla_cache = tempfile.mkdtemp(prefix="msfml_test_xla_")  # pylint: disable=protected-access
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = config._msfml_xla_cache  # pylint: disable=protected-access
+  # A size limit turns on JAX's file lock around cache reads and writes (without one, a
+  # process may read an entry another is still writing).
+  os.environ["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(8 << 30)
+
+
+def pytest_unconfigure(config):
+  directory = getattr(config, "_msfml_xla_cache", None)
+  if directory:
+    os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+    os.environ.pop("JAX_COMPILATION_CACHE_MAX_SIZE", None)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +131,7 @@ def stanza_tiny_models(tmp_path_factory) -> dict[str, str]:
   """Throw-away stanza tokenize/pos/depparse models (tests/fixtures/stanza), trained in a child
   process because stanza's trainers reseed global generators: {processor: path}."""
   pytest.importorskip("stanza")
-  import os, subprocess  # pylint: disable=import-outside-toplevel,multiple-imports
+  import subprocess  # pylint: disable=import-outside-toplevel
   out = tmp_path_factory.mktemp("stanza_tiny_models")
   script = pathlib.Path(__file__).parent / "fixtures" / "stanza" / "train_tiny_models.py"
   result = subprocess.run([sys.executable, str(script), str(out)], capture_output=True,

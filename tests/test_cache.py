@@ -1,4 +1,5 @@
-"""The preprocessed-array cache: hits, invalidation, atomic writes, the preprocess tool."""
+"""The preprocessed-array cache: hits, invalidation, atomic writes, the preprocess tool; where
+the XLA compilation cache goes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 
+from msfml_jax import paths
 from msfml_jax.data import cache
 
 _REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -133,3 +135,14 @@ def test_preprocess_tool_reports_hit(tmp_path):
   assert "train: 5 records" in first.stdout and "cache miss" in first.stdout
   second = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
   assert "cache hit" in second.stdout and "records/s" in second.stdout
+
+
+def test_compilation_cache_dir_resolution(tmp_path, monkeypatch):
+  monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+  assert paths.resolve_compilation_cache_dir("xla", str(tmp_path)) == tmp_path / "xla"
+  assert paths.resolve_compilation_cache_dir(str(tmp_path / "abs"), "ignored") == tmp_path / "abs"
+  assert paths.resolve_compilation_cache_dir("", str(tmp_path)) is None
+  # JAX's own variable replaces a configured directory but does not re-enable a disabled one.
+  monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "shared"))
+  assert paths.resolve_compilation_cache_dir("xla", str(tmp_path)) == tmp_path / "shared"
+  assert paths.resolve_compilation_cache_dir("", str(tmp_path)) is None
