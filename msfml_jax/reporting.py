@@ -22,14 +22,14 @@ def _import_summary_writer():
   makes that import fail as if torch were absent; it is removed again at once, so a later
   `import torch` works.
   """
-  if "torch" in sys.modules:
-    from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
-    return SummaryWriter
-  sys.modules["torch"] = None
+  hide_torch = "torch" not in sys.modules
+  if hide_torch:
+    sys.modules["torch"] = None
   try:
     from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
   finally:
-    del sys.modules["torch"]
+    if hide_torch:
+      del sys.modules["torch"]
   return SummaryWriter
 
 
