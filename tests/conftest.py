@@ -17,6 +17,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 from msfml_jax import config_base, paths  # pylint: disable=wrong-import-position
 
 
+_XLA_CACHE = pytest.StashKey[str]()
+
+
 def pytest_configure(config):
   """One XLA compilation cache for the whole session (both xdist workers and every training
   subprocess, which inherit the environment): tests train the same fixture programs in many
@@ -24,15 +27,15 @@ def pytest_configure(config):
   controlling process only, before the workers start; removed at the end."""
   if hasattr(config, "workerinput") or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     return
-  config._msfml_xla_cache = tempfile.mkdtemp(prefix="msfml_test_xla_")  # pylint: disable=protected-access
-  os.environ["JAX_COMPILATION_CACHE_DIR"] = config._msfml_xla_cache  # pylint: disable=protected-access
+  config.stash[_XLA_CACHE] = tempfile.mkdtemp(prefix="msfml_test_xla_")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = config.stash[_XLA_CACHE]
   # A size limit turns on JAX's file lock around cache reads and writes (without one, a
   # process may read an entry another is still writing).
   os.environ["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(8 << 30)
 
 
 def pytest_unconfigure(config):
-  directory = getattr(config, "_msfml_xla_cache", None)
+  directory = config.stash.get(_XLA_CACHE, None)
   if directory:
     os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
     os.environ.pop("JAX_COMPILATION_CACHE_MAX_SIZE", None)
