@@ -99,7 +99,7 @@ def run_config(run: Run):
 # the LayerNorm schedule is kept as the probe `today_35ep_ln_seed1`.)
 SEMEVAL_SCHEDULE = Base("configs/semeval_fast.py", {"loss.feature_centering": "batch"})
 # On top of SEMEVAL_SCHEDULE for the sweep only: 12 epochs with the x0.9 decay from epoch 4, so
-# that the nine points fit one session (about 7 minutes each on the 2-core machine) and each
+# that the nine points fit one session (576-625 s each on the 2-core machine) and each
 # ends on a decayed rate (0.2 * 0.9**8 = 0.086) rather than mid-plateau at 0.2.
 SWEEP_OVERRIDES: dict[str, Any] = {"num_epochs": 12, "optim.decay_epoch": 4}
 
