@@ -157,6 +157,9 @@ PROBE = Base("configs/semeval_fast.py", {"num_epochs": 8})
 AGGCN_REGIME: dict[str, Any] = {
     "optim.learning_rate": 0.5, "optim.weight_decay": 0.0, "optim.msgcn_lr_scale": 1.0,
     "loss.pooled_l2": 0.002, "optim.decay_rule": "on_plateau", "optim.decay_epoch": 5}
+# AGGCN's dropouts (its train.py defaults, which its SemEval script keeps).
+AGGCN_DROPOUTS: dict[str, Any] = {"model.input_dropout": 0.5, "model.word_dropout": 0.04,
+                                  "model.rnn_dropout": 0.5, "model.gcn_dropout": 0.3}
 PROBES: dict[str, dict[str, Any]] = {
     "today": {},                                   # configs/semeval_fast.py's own schedule
     "today_35ep": {"num_epochs": 35},              # ... for its full 35 epochs
@@ -198,9 +201,7 @@ PROBES: dict[str, dict[str, Any]] = {
     # SemEval script keeps): semeval_paper fits its training set to 0.94 by epoch 30 at a
     # test macro-F1 near 81. Compare with semeval_paper's first 50 epochs (same seed).
     "aggcn_ln_dropout_50ep": {**AGGCN_REGIME, "model.branch_norm": "layernorm",
-                              "num_epochs": 50, "model.input_dropout": 0.5,
-                              "model.word_dropout": 0.04, "model.rnn_dropout": 0.5,
-                              "model.gcn_dropout": 0.3},
+                              "num_epochs": 50, **AGGCN_DROPOUTS},
 }
 
 
@@ -236,7 +237,14 @@ SUITES = {
     "semeval_ablation": _ablation,      # Table 6 (SemEval column), seeds 1-3
     "pubmed": lambda: _pubmed(PUBMED_MULTI_CLASS),            # Table 2, multi-class, 5 folds
     "pubmed_binary_class": lambda: _pubmed(PUBMED_BINARY_CLASS),  # Table 2, binary-class
-    "semeval_paper": lambda: [Run("semeval", "configs/semeval.py")],  # the README's command
+    "semeval_paper": lambda: [Run("semeval", "configs/semeval.py"),  # the README's command
+                              # ... with AGGCN's dropouts for all 150 epochs (item 5),
+                              # 0.46 ahead over epochs 41-50 (aggcn_ln_dropout_50ep). Rule
+                              # fixed before the run: it becomes configs/semeval.py's default
+                              # if its mean test macro-F1 over epochs 141-150 is >= 0.5 above
+                              # `semeval`'s (81.01) with both branches alive at every epoch.
+                              Run("semeval_aggcn_dropout", "configs/semeval.py",
+                                  AGGCN_DROPOUTS)],
     "semeval_sweep": _sweep,            # Fig. 7 (SemEval panel)
     "semeval_probe": lambda: [run(name, PROBE, o) for name, o in PROBES.items()],
     "smoke": _smoke,                    # the in-repo fixture, for tests
