@@ -70,7 +70,8 @@ def test_suites_declare_the_issue_runs():
 
   assert [(r.name, r.config, r.all_overrides()) for r in suites.get_suite("semeval_paper")] == [
       ("semeval", "configs/semeval.py", {}),
-      ("semeval_aggcn_dropout", "configs/semeval.py", suites.AGGCN_DROPOUTS)]
+      ("semeval_aggcn_dropout", "configs/semeval.py", suites.AGGCN_DROPOUTS),
+      ("semeval_center", "configs/semeval.py", {"loss.feature_centering": "batch"})]
   with pytest.raises(ValueError, match="unknown suite 'nope'"):
     suites.get_suite("nope")
   # A misspelt field is an error, not a silently ignored override.
