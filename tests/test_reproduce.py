@@ -69,8 +69,9 @@ def test_suites_declare_the_issue_runs():
   assert {c["seed"] for c in sweep} == {suites.SWEEP_SEED}
 
   assert [(r.name, r.config, r.all_overrides()) for r in suites.get_suite("semeval_paper")] == [
-      ("semeval", "configs/semeval.py", {}),
-      ("semeval_aggcn_dropout", "configs/semeval.py", suites.AGGCN_DROPOUTS),
+      ("semeval", "configs/semeval.py", {"loss.feature_centering": "none"}),
+      ("semeval_aggcn_dropout", "configs/semeval.py",
+       {**suites.AGGCN_DROPOUTS, "loss.feature_centering": "none"}),
       ("semeval_center", "configs/semeval.py", {"loss.feature_centering": "batch"})]
   with pytest.raises(ValueError, match="unknown suite 'nope'"):
     suites.get_suite("nope")
