@@ -249,9 +249,10 @@ def _paper() -> list[Run]:
   loss they were trained with.
   """
   uncentred = {"loss.feature_centering": "none"}
+  centred = {"loss.feature_centering": "batch"}
   return [Run("semeval", "configs/semeval.py", uncentred),
           Run("semeval_aggcn_dropout", "configs/semeval.py", {**AGGCN_DROPOUTS, **uncentred}),
-          Run("semeval_center", "configs/semeval.py", {"loss.feature_centering": "batch"})]
+          Run("semeval_center", "configs/semeval.py", centred)]
 
 
 def _smoke() -> list[Run]:
