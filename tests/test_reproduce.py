@@ -72,7 +72,9 @@ def test_suites_declare_the_issue_runs():
       ("semeval", "configs/semeval.py", {"loss.feature_centering": "none"}),
       ("semeval_aggcn_dropout", "configs/semeval.py",
        {**suites.AGGCN_DROPOUTS, "loss.feature_centering": "none"}),
-      ("semeval_center", "configs/semeval.py", {"loss.feature_centering": "batch"})]
+      ("semeval_center", "configs/semeval.py", {"loss.feature_centering": "batch"}),
+      ("semeval_center_dropout", "configs/semeval.py",
+       {**suites.AGGCN_DROPOUTS, "loss.feature_centering": "batch"})]
   # The adopted run is what the README's first command (configs/semeval.py as is) trains.
   assert reproduce.expected_config(suites, suites.Run("x", "configs/semeval.py")) == (
       reproduce.expected_config(suites, suites.get_suite("semeval_paper")[2]))
