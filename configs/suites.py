@@ -253,7 +253,9 @@ def _paper() -> list[Run]:
   10 epochs; uncentred, the dropouts led by 0.46 over epochs 41-50 and fell back by epoch
   150 (`semeval_aggcn_dropout`). Rule fixed before the run: it becomes configs/semeval.py's
   default if its mean test macro-F1 over epochs 141-150 is >= 0.33 (the M6 seed std) above
-  `semeval_center`'s (82.06), with both branches alive at every epoch.
+  `semeval_center`'s (82.06), with both branches alive at every epoch. Measured: 81.19 at
+  epoch 150, 81.06 over epochs 141-150 (-1.00; ahead over epochs 51-80, 82.20 against
+  81.51, then falling back as the rate decays): not adopted.
   """
   uncentred = {"loss.feature_centering": "none"}
   centred = {"loss.feature_centering": "batch"}
