@@ -195,11 +195,12 @@ def _shapes(tree: Any) -> dict[str, tuple[int, ...]]:
           for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
-def check_structure(directory: pathlib.Path, step: int, abstract: Any) -> None:
-  """Raises IncompatibleCheckpointError unless the checkpoint holds exactly the parameters the
-  model has (a partial restore would silently skip missing or extra ones)."""
+def check_structure(directory: pathlib.Path, step: int, abstract: Any,
+                    key: str = "params") -> None:
+  """Raises IncompatibleCheckpointError unless the checkpoint's `key` holds exactly the
+  parameters the model has (a partial restore would silently skip missing or extra ones)."""
   saved = ocp.PyTreeCheckpointHandler().metadata(directory.resolve() / str(step) / "state")
-  have, want = _shapes(saved.tree["params"]), _shapes(abstract)
+  have, want = _shapes(saved.tree.get(key) or {}), _shapes(abstract)
   diffs = sorted(f"{k}: checkpoint {have.get(k, 'missing')}, model {want.get(k, 'missing')}"
                  for k in have.keys() | want.keys() if have.get(k) != want.get(k))
   if diffs:
@@ -208,16 +209,18 @@ def check_structure(directory: pathlib.Path, step: int, abstract: Any) -> None:
         f"(written by another version?); {len(diffs)} parameters differ: {'; '.join(diffs[:5])}")
 
 
-def restore_params(directory: pathlib.Path, step: int, abstract: Any) -> Any:
-  """Only the parameters of a training checkpoint (not the optimizer state), on one device."""
-  check_structure(directory, step, abstract)
+def restore_params(directory: pathlib.Path, step: int, abstract: Any,
+                   key: str = "params") -> Any:
+  """Only the parameters of a training checkpoint (not the optimizer state), on one device:
+  the trained ones (`params`) or their moving average (`ema_params`)."""
+  check_structure(directory, step, abstract, key)
   sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  item = {"params": jax.tree.map(
+  item = {key: jax.tree.map(
       lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding), abstract)}
   restore = ocp.args.PyTreeRestore(item=item, partial_restore=True,
                                    restore_args=ocp.checkpoint_utils.construct_restore_args(item))
   manager = _reader(directory)
   try:
-    return manager.restore(step, args=ocp.args.Composite(state=restore))["state"]["params"]
+    return manager.restore(step, args=ocp.args.Composite(state=restore))["state"][key]
   finally:
     manager.close()

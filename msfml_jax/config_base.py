@@ -157,6 +157,13 @@ def optim_config() -> ml_collections.ConfigDict:
   o.weight_decay = 0.002
   o.max_grad_norm = 5.0
   o.momentum = 0.0
+  # The rate's floor: neither rule decays it below this (0 = no floor). The dropout runs of
+  # configs/semeval.py peak at rates 0.1-0.2 and lose a point as the rate decays further.
+  o.min_learning_rate = 0.0
+  # Evaluate (and predict with) an exponential moving average of the parameters, decay
+  # min(ema_decay, (1 + t) / (10 + t)) at step t (Polyak averaging as in TF's
+  # ExponentialMovingAverage); 0 = off. The average is kept in the train state.
+  o.ema_decay = 0.0
   o.msgcn_lr_scale = 1.0        # multiplies the MSGCN's updates (keeps its ReLUs alive at high lr)
   o.mscnn_lr_scale = 1.0        # multiplies the MSCNN's updates
   return o
@@ -288,6 +295,8 @@ FIELD_ROLES = {
     "optim.msgcn_lr_scale": FREE,  # keeps the optimizer state's structure (steps.py)
     "optim.mscnn_lr_scale": FREE,  # likewise
     "optim.decay_rule": FREE,     # the schedule, like lr_decay (lr_scale is always in the state)
+    "optim.min_learning_rate": FREE,  # the schedule
+    "optim.ema_decay": TRAINING,  # 0 has no average in the state: the state's structure differs
     # PLM input: the encoder and how its vectors are made change the inputs.
     "plm.model": TRAINING,
     "plm.markers": TRAINING,
@@ -388,9 +397,9 @@ MINIMUM = {"batch_size": 1, "batch_row_multiple": 0, "model.width_multiple": 0,
            "data.dev_holdout": 0, "data.min_freq": 0, "data.max_train_length": 0,
            "data.word_dim": 1, "model.gcn_layers": 1, "model.hidden_dim": 1,
            "model.lstm_hidden": 1}
-# Probabilities of dropping something: in [0, 1).
+# Probabilities of dropping something, and the average's decay: in [0, 1).
 RATES = ("model.input_dropout", "model.word_dropout", "model.rnn_dropout", "model.gcn_dropout",
-         "model.dropout")
+         "model.dropout", "optim.ema_decay")
 
 
 def check(config: ml_collections.ConfigDict) -> None:
@@ -405,6 +414,9 @@ def check(config: ml_collections.ConfigDict) -> None:
   for name in RATES:
     if name in flat and not 0 <= flat[name] < 1:
       raise ConfigError(f"config: {name}={flat[name]!r} must be in [0, 1)")
+  if not flat.get("optim.min_learning_rate", 0.0) >= 0:
+    raise ConfigError(f"config: optim.min_learning_rate={flat['optim.min_learning_rate']!r} "
+                      "must be >= 0")
   from msfml_jax import tasks  # pylint: disable=import-outside-toplevel (tasks import the data code)
   if config.data.task not in tasks.TASKS:
     raise ConfigError(f"config: data.task={config.data.task!r} is not one of "

@@ -142,7 +142,10 @@ class Extractor:
     model = msfml.create_model(config, dataset)
     plm = _load_plm(config) if config.model.word_input == "plm" else None
     abstract = abstract_params(model, dataset, config, plm[3] if plm else 0)
-    params = checkpoints.restore_params(directory, step, abstract)
+    # The parameters training evaluated: their moving average when the run kept one.
+    params = checkpoints.restore_params(
+        directory, step, abstract,
+        "ema_params" if config.optim.ema_decay > 0 else "params")
     logging.info("restored %s/%d", directory, step)
     return cls(config, dataset, params, parser, stanza_dir, step, plm, spacy_model, expand)
 

@@ -89,7 +89,8 @@ def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run
                                     len(dataset.label_names), config.seed)
   steps_per_epoch = -(-len(splits["train"]) // global_batch)
   train_step, eval_step = steps.jit_steps(config.loss, msfml.has_features(config.model),
-                                          config.model.get("dtype", "float32"))
+                                          config.model.get("dtype", "float32"),
+                                          config.optim.ema_decay)
   word_vectors = {}
   if config.model.word_input == "plm":
     from msfml_jax import plm  # pylint: disable=import-outside-toplevel (transformers is slow to import)
@@ -197,7 +198,8 @@ def initial_state(run: Run):
                             run.config.model.freeze_word_embeddings)
   return steps.create_train_state(run.model, example_batch(run), tx, run.config.seed,
                                   word_embeddings=run.dataset.embeddings,
-                                  sharding=parallel.replicated(run.mesh))
+                                  sharding=parallel.replicated(run.mesh),
+                                  average=run.config.optim.ema_decay > 0)
 
 
 class _Preemption:
@@ -280,7 +282,11 @@ def _selection_split(run: Run) -> str:
 
 def end_of_epoch(run: Run, state, epoch: int, tables: dict, best: dict,
                  plateau: dict[str, Any], clock: WallClock) -> tuple[dict, dict[str, Any]]:
-  """Refreshes hard negatives, evaluates, saves; returns (best-so-far record, metrics)."""
+  """Refreshes hard negatives, evaluates, saves; returns (best-so-far record, metrics).
+
+  Hard negatives come from the trained parameters; the eval splits are scored with the
+  moving average when the run keeps one (`optim.ema_decay`), and then also with the trained
+  parameters, logged as `<split>_raw`, so one run measures what the average adds."""
   step = int(state.step)
   train_logits = predict_split(run, state, run.splits["train"], run.word_vectors.get("train"))
   tables["hard_negatives"] = triplets.hard_negative_classes(train_logits,
@@ -288,9 +294,11 @@ def end_of_epoch(run: Run, state, epoch: int, tables: dict, best: dict,
   results = {}
   for name in run.config.eval_splits:
     if name in run.splits:
-      metrics, logits = evaluate_split(run, state, name)
+      metrics, logits = evaluate_split(run, steps.averaged(state), name)
       run.log.write(step, epoch + 1, name, metrics)
       results[name] = (metrics, logits)
+      if state.ema_params is not None:
+        run.log.write(step, epoch + 1, f"{name}_raw", evaluate_split(run, state, name)[0])
   metric = tasks.get(run.config).selection_metric(run.config)
   sel = results.get(_selection_split(run))
   improved = sel is not None and sel[0][metric] > best.get("value", -np.inf)
@@ -456,7 +464,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict
         logging.warning("Checkpoint saved at step %d after SIGTERM; exiting.", step)
         return {"preempted": True, "step": step}
     if restored is not None and start_epoch >= config.num_epochs:
-      final = {name: evaluate_split(run, state, name)[0]
+      final = {name: evaluate_split(run, steps.averaged(state), name)[0]
                for name in config.eval_splits if name in run.splits}
   finally:
     preemption.restore()
