@@ -64,8 +64,10 @@ Hand-written text after.
 
 def add_run(root: pathlib.Path, suite: str, name: str, config: str, overrides: dict,
             test: dict, best_test: dict | None = None, dead: list[tuple[float, float]] = (),
-            wall: float = 100.0, total_wall: float | None = None) -> None:
-  """results/<suite>/<name>/ as tools/reproduce.py leaves it, with these metrics."""
+            wall: float = 100.0, total_wall: float | None = None,
+            epoch_f1: dict[str, list[float]] | None = None) -> None:
+  """results/<suite>/<name>/ as tools/reproduce.py leaves it, with these metrics
+  (`epoch_f1`: {split: macro-F1 of each epoch} for the per-epoch evaluation lines)."""
   run = suites.Run(name, config, overrides)
   cfg = reproduce.expected_config(suites, run)
   folder = root / suite / name
@@ -81,6 +83,8 @@ def add_run(root: pathlib.Path, suite: str, name: str, config: str, overrides: d
   (folder / "results.json").write_text(json.dumps(results))
   lines = [{"step": 10 * (i + 1), "epoch": i + 1, "split": "train_epoch",
             "metrics": {"loss": 1.0, "x_dead": x, "y_dead": y}} for i, (x, y) in enumerate(dead)]
+  lines += [{"step": 10 * (i + 1), "epoch": i + 1, "split": split, "metrics": {"macro_f1": f1}}
+            for split, values in (epoch_f1 or {}).items() for i, f1 in enumerate(values)]
   (folder / "metrics.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
   (folder / "command.txt").write_text(
       reproduce.command_text(reproduce.command_args(run, REPO / "runs" / suite / name)) + "\n")
@@ -106,6 +110,10 @@ def tree(tmp_path) -> pathlib.Path:
   add_run(root, "semeval_paper", "semeval", "configs/semeval.py", {},
           {"macro_f1": 83.25, "aggcn_macro_f1": 84.5}, dead=[(0.2, 0.3)], wall=600.0,
           total_wall=3600.0)
+  # A run scored with the moving average (`test`) and with the trained parameters (`test_raw`).
+  add_run(root, "semeval_paper", "averaged", "configs/semeval.py", {"optim.ema_decay": 0.999},
+          {"macro_f1": 81.0, "aggcn_macro_f1": 81.5}, dead=[(0.2, 0.3)], total_wall=60.0,
+          epoch_f1={"test": [70.0 + e for e in range(12)], "test_raw": [60.0 + e for e in range(12)]})
   alpha0, beta0 = suites.sweep_defaults()
   for alpha, beta, f1 in ((0.1, beta0, 70.0), (alpha0, beta0, 75.0), (alpha0, 0.09, 72.0)):
     add_run(root, "semeval_sweep", suites.sweep_point_name(alpha, beta), base,
@@ -139,10 +147,12 @@ def test_tables_from_a_synthetic_tree(tree, tmp_path):
   assert "share identical records" in pubmed
 
   paper_run = _section(text, "semeval_paper")
-  assert ("| semeval | 83.25 | 84.50 | 84.25 (epoch 149) | 86.4 | 150 | 0.20 | 0.30 | "
+  assert ("| semeval | 83.25 | 84.50 | — | — | — | 84.25 (epoch 149) | 86.4 | 150 | 0.20 | 0.30 | "
           "3,600 s (60 min) | "
           "`python -m msfml_jax.main --config=configs/semeval.py "
           "--workdir=runs/semeval_paper/semeval` |") in paper_run
+  # Last 10 of 70..81: 72..81, mean 76.5; of 60..71: 62..71, mean 66.5, last 71.
+  assert "| averaged | 81.00 | 81.50 | 76.50 | 66.50 | 71.00 | 82.00 (epoch 149) |" in paper_run
 
   alpha0, beta0 = suites.sweep_defaults()
   sweep = _section(text, "semeval_sweep")
@@ -156,7 +166,7 @@ def test_tables_from_a_synthetic_tree(tree, tmp_path):
   assert png.startswith(PNG_SIGNATURE) and len(png) > 5000
 
   runs = _section(text, "runs")
-  assert runs.count("\n| semeval_ablation/") == 5 and runs.count("\n| ") == 5 + 2 + 1 + 3  # data rows (the header starts the section)
+  assert runs.count("\n| semeval_ablation/") == 5 and runs.count("\n| ") == 5 + 2 + 2 + 3  # data rows (the header starts the section)
   assert "| pubmed/ternary_multi_fold0 | accuracy | 50.00 |" in runs  # last epoch here
   assert "--config.model.mscnn=none --config.seed=1`" in runs
   # No total_wall_seconds (an older results.json): the last invocation's time, marked.

@@ -1,5 +1,5 @@
-"""The optimizer: learning-rate schedules (per epoch, AGGCN's on-plateau rule) and the
-branches' learning-rate scales."""
+"""The optimizer: learning-rate schedules (per epoch, AGGCN's on-plateau rule, the floor),
+the branches' learning-rate scales and the parameters' moving average."""
 
 import jax
 import jax.numpy as jnp
@@ -72,22 +72,75 @@ def test_on_plateau_rule_is_aggcns():
   assert float(schedule(0)) == float(schedule(10_000)) == 0.5
 
 
-def test_train_state_lr_scale_scales_the_update():
-  import flax.linen as nn  # pylint: disable=import-outside-toplevel
+def test_min_learning_rate_floors_both_rules():
+  # on_plateau: cuts stop at the floor (0.1 of a 0.5 rate = scale 0.2), never below it.
+  optim = _sgd_config(decay_rule="on_plateau", decay_epoch=0, lr_decay=0.5,
+                      learning_rate=0.5, min_learning_rate=0.1)
+  scale, scales = 1.0, []
+  for _ in range(4):
+    scale = steps.plateau_lr_scale(optim, scale, 9, 0.9, 0.1)  # the loss rose: a cut
+    scales.append(scale)
+  np.testing.assert_allclose(scales, [0.5, 0.25, 0.2, 0.2])
+  # A scale already below a floor set later is kept (a resumed run does not jump up).
+  assert steps.plateau_lr_scale(optim, 0.1, 9, 0.9, 0.1) == 0.1
+  # per_epoch: the staircase stops at the floor; without one it goes on down.
+  floored = steps.make_schedule(_sgd_config(learning_rate=0.1, decay_epoch=0, lr_decay=0.5,
+                                            min_learning_rate=0.03), 10)
+  np.testing.assert_allclose([floored(s) for s in (0, 10, 20, 30)], [0.1, 0.05, 0.03, 0.03],
+                             rtol=1e-6)
+  free = steps.make_schedule(_sgd_config(learning_rate=0.1, decay_epoch=0, lr_decay=0.5), 10)
+  np.testing.assert_allclose(free(30), 0.0125, rtol=1e-6)
 
-  class Tiny(nn.Module):
-    @nn.compact
-    def __call__(self, batch, train):
-      del train
-      out = nn.Dense(3, name="classifier")(batch["x"])
-      zeros = jnp.zeros((out.shape[0], 2))
-      return {"logits": out, "z": zeros + out[:, :2], "x": zeros, "y": zeros}
 
-  batch = {"x": jnp.ones((1, 4, 2)), "label": jnp.array([[0, 1, 2, 0]]),
-           "weight": jnp.ones((1, 4))}
-  loss_config = steps.ml_collections.ConfigDict({"msml": False, "pooled_l2": 0.0})
+def test_update_average_warms_up_then_uses_the_decay():
+  average, params = {"w": jnp.zeros(2)}, {"w": jnp.ones(2)}
+  # Step 0: decay min(0.999, 1/10) = 0.1, so the average moves 90% of the way.
+  np.testing.assert_allclose(steps.update_average(average, params, jnp.int32(0), 0.999)["w"],
+                             0.9, rtol=1e-6)
+  # Late steps: the configured decay.
+  np.testing.assert_allclose(
+      steps.update_average(average, params, jnp.int32(100_000), 0.999)["w"], 0.001, rtol=1e-4)
+
+
+class _Tiny(steps.nn.Module):
+  @steps.nn.compact
+  def __call__(self, batch, train):
+    del train
+    out = steps.nn.Dense(3, name="classifier")(batch["x"])
+    zeros = jnp.zeros((out.shape[0], 2))
+    return {"logits": out, "z": zeros + out[:, :2], "x": zeros, "y": zeros}
+
+
+_BATCH = {"x": jnp.ones((1, 4, 2)), "label": jnp.array([[0, 1, 2, 0]]),
+          "weight": jnp.ones((1, 4))}
+_LOSS = steps.ml_collections.ConfigDict({"msml": False, "pooled_l2": 0.0})
+
+
+def test_train_step_keeps_the_moving_average_and_evaluation_uses_it():
   tx = steps.make_optimizer(_sgd_config(learning_rate=0.1), 10)
-  state = steps.create_train_state(Tiny(), {"x": jnp.ones((2, 2))}, tx, seed=0)
+  plain = steps.create_train_state(_Tiny(), {"x": jnp.ones((2, 2))}, tx, seed=0)
+  assert plain.ema_params is None and steps.averaged(plain) is plain
+  state = steps.create_train_state(_Tiny(), {"x": jnp.ones((2, 2))}, tx, seed=0, average=True)
+  start = state.params["classifier"]["kernel"]
+  np.testing.assert_array_equal(state.ema_params["classifier"]["kernel"], start)
+  trained, _ = steps.train_step(state, _BATCH, loss_config=_LOSS, has_features=False,
+                                ema_decay=0.999)
+  new = trained.params["classifier"]["kernel"]
+  assert np.abs(new - start).max() > 0
+  # Step 0's decay is 0.1: the average is 0.1 * old + 0.9 * new.
+  np.testing.assert_allclose(trained.ema_params["classifier"]["kernel"], 0.1 * start + 0.9 * new,
+                             rtol=1e-5, atol=1e-7)
+  # The trained parameters are exactly those of a run without the average.
+  unaveraged, _ = steps.train_step(plain, _BATCH, loss_config=_LOSS, has_features=False)
+  np.testing.assert_array_equal(unaveraged.params["classifier"]["kernel"], new)
+  np.testing.assert_array_equal(steps.averaged(trained).params["classifier"]["kernel"],
+                                trained.ema_params["classifier"]["kernel"])
+
+
+def test_train_state_lr_scale_scales_the_update():
+  batch, loss_config = _BATCH, _LOSS
+  tx = steps.make_optimizer(_sgd_config(learning_rate=0.1), 10)
+  state = steps.create_train_state(_Tiny(), {"x": jnp.ones((2, 2))}, tx, seed=0)
   deltas = []
   for scale in (1.0, 0.25):
     s = state.replace(lr_scale=jnp.float32(scale))
