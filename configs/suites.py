@@ -268,7 +268,12 @@ def _paper() -> list[Run]:
   `semeval_center_dropout`, same seed) and what the average adds. Rule fixed before the
   run: it becomes configs/semeval.py's default if its mean test macro-F1 (the averaged
   parameters) over epochs 141-150 is >= 0.33 (the M6 seed std) above `semeval_center`'s
-  (82.06), with both branches alive at every epoch.
+  (82.06), with both branches alive at every epoch. Unfinished (stopped by SIGTERM after
+  epoch 91 of 150, session of 2026-12-05, on a 2-core Xeon at about 80 s an epoch): averaged
+  parameters 82.77 over epochs 82-91 (best 82.91, epoch 87), trained parameters 82.18 over
+  the same epochs (the floor alone; `semeval_center_dropout` 81.80 over those epochs, a
+  trajectory that is not bit-identical: another machine), rate at the floor from epoch 73,
+  x_dead <= 0.39, y_dead <= 0.48 at every epoch so far.
   """
   uncentred = {"loss.feature_centering": "none"}
   centred = {"loss.feature_centering": "batch"}
