@@ -272,7 +272,7 @@ def _paper() -> list[Run]:
   epoch 91 of 150, session of 2026-12-05, on a 2-core Xeon at about 80 s an epoch): averaged
   parameters 82.77 over epochs 82-91 (best 82.91, epoch 87), trained parameters 82.18 over
   the same epochs (the floor alone; `semeval_center_dropout` 81.80 over those epochs, a
-  trajectory that is not bit-identical: another machine), rate at the floor from epoch 73,
+  trajectory that is not bit-identical: another machine), rate at the floor from epoch 72,
   x_dead <= 0.39, y_dead <= 0.48 at every epoch so far.
   """
   uncentred = {"loss.feature_centering": "none"}
