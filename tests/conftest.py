@@ -58,6 +58,14 @@ def write_json(path: pathlib.Path, obj) -> pathlib.Path:
   return path
 
 
+def preparsed(raw: dict) -> dict:
+  """A dataset record in the pre-parsed layout of parse.records_from_preparsed."""
+  return {"id": raw["id"], "tokens": raw["token"], "pos": raw["stanford_pos"],
+          "heads": raw["stanford_head"], "deprels": raw["stanford_deprel"],
+          "spans": [[raw["subj_start"], raw["subj_end"]], [raw["obj_start"], raw["obj_end"]]],
+          "label": raw["relation"]}
+
+
 def semeval_record(i: int = 0, relation: str = "Cause-Effect",
                    directed: str | None = "Cause-Effect(e1,e2)") -> dict:
   """A valid 5-token SemEval record."""

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_TEST, tiny_config
+from conftest import FIXTURE_TEST, preparsed, tiny_config
 from msfml_jax import checkpoints, predict, steps, train
 
 AVERAGED = {"optim.ema_decay": 0.9, "num_epochs": 2}
@@ -60,11 +60,7 @@ def test_prediction_restores_the_average(averaged_run, tiny_cache_dir):
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
   # ... so its probabilities are the ones training wrote for the test split.
   expected = [json.loads(l) for l in (averaged_run / "predictions.jsonl").read_text().splitlines()]
-  raw = json.loads(FIXTURE_TEST.read_text())[:5]
-  items = [{"id": r["id"], "tokens": r["token"], "pos": r["stanford_pos"],
-            "heads": r["stanford_head"], "deprels": r["stanford_deprel"],
-            "spans": [[r["subj_start"], r["subj_end"]], [r["obj_start"], r["obj_end"]]]}
-           for r in raw]
+  items = [preparsed(r) for r in json.loads(FIXTURE_TEST.read_text())[:5]]
   for row, want in zip(extractor.predict(items), expected):
     np.testing.assert_allclose(list(row["probabilities"].values()),
                                list(want["probabilities"].values()), atol=2e-5)

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import FIXTURE_TEST
+from conftest import FIXTURE_TEST, preparsed
 from msfml_jax import checkpoints, parse, predict
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -31,14 +31,6 @@ def _test_records(n: int) -> list[dict]:
   return json.loads(FIXTURE_TEST.read_text())[:n]
 
 
-def _preparsed(raw: dict) -> dict:
-  """A dataset record in the pre-parsed layout of parse.records_from_preparsed."""
-  return {"id": raw["id"], "tokens": raw["token"], "pos": raw["stanford_pos"],
-          "heads": raw["stanford_head"], "deprels": raw["stanford_deprel"],
-          "spans": [[raw["subj_start"], raw["subj_end"]], [raw["obj_start"], raw["obj_end"]]],
-          "label": raw["relation"]}
-
-
 @pytest.fixture(scope="module")
 def extractor(tiny_run):
   # predictions.jsonl of a SemEval run (no dev split) comes from the last epoch: `latest`.
@@ -47,7 +39,7 @@ def extractor(tiny_run):
 
 def test_preparsed_records_agree_with_training_predictions(extractor, tiny_run):
   expected = _training_predictions(tiny_run)
-  items = [_preparsed(r) for r in _test_records(len(expected))]
+  items = [preparsed(r) for r in _test_records(len(expected))]
   rows = extractor.predict(items)
   assert len(rows) == len(expected) == 100
   labels = extractor.label_names
@@ -74,7 +66,7 @@ def test_a_copied_workdir_predicts_without_the_data_or_the_cache(tiny_run, tmp_p
                                          cache_dir=str(tmp_path / "empty_cache"),
                                          data_dir=str(tmp_path / "no_data"))
   expected = _training_predictions(tiny_run)[:10]
-  rows = moved.predict([_preparsed(r) for r in _test_records(10)])
+  rows = moved.predict([preparsed(r) for r in _test_records(10)])
   assert [r["prediction"] for r in rows] == [w["prediction"] for w in expected]
   assert not (tmp_path / "empty_cache").exists()  # no dataset cache was built
 
@@ -95,9 +87,9 @@ def test_cli_reports_bad_lines_and_predicts_the_rest(tiny_run, tmp_path):
   raw = _test_records(6)
   lines = [json.dumps(r) for r in raw[:2]]              # dataset fields work as they are
   lines.append("{this is not json")                      # line 3
-  lines.append(json.dumps(dict(_preparsed(raw[2]), spans=[[0, 0]])))  # line 4: one entity
+  lines.append(json.dumps(dict(preparsed(raw[2]), spans=[[0, 0]])))  # line 4: one entity
   lines.append("")                                       # blank: skipped, counted
-  lines += [json.dumps(_preparsed(r)) for r in raw[3:]]  # lines 6-8
+  lines += [json.dumps(preparsed(r)) for r in raw[3:]]  # lines 6-8
   lines.append("   ")                                    # blank
   result, rows = _run_predict(tiny_run, lines, tmp_path)
   # The contract: one row per non-blank line, in order, with its line number; a summary on
@@ -115,7 +107,7 @@ def test_cli_reports_bad_lines_and_predicts_the_rest(tiny_run, tmp_path):
 
 
 def test_cli_exits_0_when_no_line_failed(tiny_run, tmp_path):
-  lines = [json.dumps(_preparsed(r)) for r in _test_records(2)]
+  lines = [json.dumps(preparsed(r)) for r in _test_records(2)]
   result, rows = _run_predict(tiny_run, ["", *lines], tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]
   assert [r["line"] for r in rows] == [2, 3] and all("prediction" in r for r in rows)
