@@ -155,6 +155,9 @@ def optim_config() -> ml_collections.ConfigDict:
   # training loss rose by more than 0.001 over the previous epoch's (state.lr_scale).
   o.decay_rule = "per_epoch"
   o.weight_decay = 0.002
+  # False: the word-embedding table is left out of the weight decay (its test-only rows get
+  # no gradient, so decay only shrinks them towards 0; docs/results.md).
+  o.decay_word_embeddings = True
   o.max_grad_norm = 5.0
   o.momentum = 0.0
   # The rate's floor: neither rule decays it below this (0 = no floor). The dropout runs of
@@ -290,6 +293,7 @@ FIELD_ROLES = {
     "optim.lr_decay": FREE,
     "optim.decay_epoch": FREE,
     "optim.weight_decay": FREE,
+    "optim.decay_word_embeddings": FREE,  # a mask: no optimizer state of its own
     "optim.max_grad_norm": FREE,
     "optim.momentum": TRAINING,   # 0 has no momentum state: the optimizer state differs
     "optim.msgcn_lr_scale": FREE,  # keeps the optimizer state's structure (steps.py)

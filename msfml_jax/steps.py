@@ -59,12 +59,14 @@ def make_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> opt
       end_value=optim.get("min_learning_rate", 0.0) or None)  # the floor
 
 
-def _decay_mask(freeze_word_embeddings: bool):
-  """Every parameter decays, except a frozen word table (it must keep its GloVe values)."""
+def _decay_mask(decay_word_embeddings: bool):
+  """Every parameter decays, except the word table when `decay_word_embeddings` is False (a
+  frozen table must keep its GloVe values; the rows of words seen only at test time get no
+  gradient, so decay would only shrink them)."""
   def mask(params):
     flat = traverse_util.flatten_dict(params)
     return traverse_util.unflatten_dict(
-        {k: not (freeze_word_embeddings and "word_embed" in k) for k in flat})
+        {k: decay_word_embeddings or "word_embed" not in k for k in flat})
   return mask
 
 
@@ -107,7 +109,8 @@ def make_optimizer(optim: ml_collections.ConfigDict, steps_per_epoch: int,
   """
   tx = optax.chain(
       optax.clip_by_global_norm(optim.max_grad_norm),
-      optax.add_decayed_weights(optim.weight_decay, mask=_decay_mask(freeze_word_embeddings)),
+      optax.add_decayed_weights(optim.weight_decay, mask=_decay_mask(
+          optim.get("decay_word_embeddings", True) and not freeze_word_embeddings)),
       optax.sgd(make_schedule(optim, steps_per_epoch), momentum=optim.momentum or None))
   scales = {name: scale for names, scale in ((("msgcn", "gcn"), optim.msgcn_lr_scale),
                                              (("mscnn", "cnn"), optim.mscnn_lr_scale))

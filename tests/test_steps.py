@@ -148,3 +148,18 @@ def test_train_state_lr_scale_scales_the_update():
     deltas.append(new.params["classifier"]["kernel"] - state.params["classifier"]["kernel"])
   np.testing.assert_allclose(deltas[1], 0.25 * deltas[0], rtol=1e-4, atol=1e-6)
   assert np.abs(deltas[0]).max() > 0
+
+
+def test_decay_word_embeddings_false_leaves_only_the_word_table_undecayed():
+  # With zero gradients an update is the decay alone: -lr * weight_decay * param.
+  params = {"embedder": {"word_embed": {"embedding": jnp.full(3, 2.0)},
+                         "pos_embed": {"embedding": jnp.full(3, 2.0)}},
+            "bilstm": {"w": jnp.full(3, 2.0)}}
+  zeros = jax.tree.map(jnp.zeros_like, params)
+  for flag, word_update in ((True, -0.1 * 0.5 * 2.0), (False, 0.0)):
+    tx = steps.make_optimizer(_sgd_config(learning_rate=0.1, weight_decay=0.5,
+                                          decay_word_embeddings=flag), 10)
+    updates, _ = tx.update(zeros, tx.init(params), params)
+    np.testing.assert_allclose(updates["embedder"]["word_embed"]["embedding"], word_update)
+    np.testing.assert_allclose(updates["embedder"]["pos_embed"]["embedding"], -0.1)
+    np.testing.assert_allclose(updates["bilstm"]["w"], -0.1)
