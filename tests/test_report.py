@@ -41,6 +41,9 @@ stale text
 <!-- report:semeval_paper begin -->
 <!-- report:semeval_paper end -->
 
+<!-- report:semeval_late begin -->
+<!-- report:semeval_late end -->
+
 Hand-written text between.
 
 <!-- report:semeval_sweep begin -->
@@ -265,6 +268,38 @@ def test_probe_and_branch_death_sections(tmp_path):
   (death / "lr05.command.txt").unlink()
   with pytest.raises(ValueError, match="command.txt is missing"):
     report.report(root, doc, tmp_path / "figures")
+
+
+def test_fork_section_compares_the_forks_epochs_with_the_parents(tmp_path):
+  root = tmp_path / "results"
+  parent_path, step = suites.LATE_PARENT   # the end of epoch 92, 160 steps an epoch
+  parent_run = {r.name: r for r in suites.get_suite("semeval_paper")}["semeval_center_dropout_ema"]
+  fork_run = {r.name: r for r in suites.get_suite("semeval_late")}["wd5e4"]
+  for suite, run in (("semeval_paper", parent_run), ("semeval_late", fork_run)):
+    add_run(root, suite, run.name, run.config, run.all_overrides(), {"macro_f1": 80.0})
+
+  def lines(test, raw, dead=()):
+    rows = [{"step": 160 * e, "epoch": e, "split": split, "metrics": {"macro_f1": f1}}
+            for split, values in (("test", test), ("test_raw", raw)) for e, f1 in values.items()]
+    rows += [{"step": 160 * e, "epoch": e, "split": "train_epoch",
+              "metrics": {"x_dead": x, "y_dead": y}} for e, (x, y) in dead.items()]
+    return [r for e in sorted({r["epoch"] for r in rows}) for r in rows if r["epoch"] == e]
+
+  parent = lines({91: 70.0, 92: 71.0, 93: 80.0, 94: 82.0}, {91: 60.0, 92: 61.0, 93: 78.0, 94: 78.0},
+                 {91: (0.9, 0.9), 92: (0.9, 0.9), 93: (0.9, 0.9), 94: (0.9, 0.9)})
+  fork = [r for r in parent if r["step"] <= step] + lines(
+      {93: 82.0, 94: 83.0}, {93: 79.0, 94: 80.0}, {93: (0.1, 0.4), 94: (0.2, 0.3)})
+  for suite, name, rows in (("semeval_paper", parent_run.name, parent),
+                            ("semeval_late", fork_run.name, fork)):
+    (root / suite / name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  doc = tmp_path / "results.md"
+  doc.write_text(DOC)
+  report.report(root, doc, tmp_path / "figures")
+  late = _section(doc.read_text(), "semeval_late")
+  # Own epochs 93-94: 82.5 against the parent's 81.0 there; trained parameters 79.5 vs 78.0;
+  # the dead fractions of the fork's epochs only.
+  assert (f"| wd5e4 | `optim.weight_decay=0.0005` | {parent_path}, epoch 92 | 93-94 | 82.50 | "
+          f"81.00 | +1.50 | 79.50 | 78.00 | 0.20 | 0.40 | `python -m msfml_jax.main" in late)
 
 
 def test_speed_section_tables_benchmark_reports(tmp_path):

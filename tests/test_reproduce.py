@@ -265,6 +265,33 @@ def test_smoke_suite_trains_skips_and_resumes(tmp_path, monkeypatch, capsys):
   assert "[1/1] smoke/seed1: NOT trained" in out and re.search(r"loss.beta: [0-9.]+ -> 0.5", out)
   assert (runs_dir / "smoke" / "seed1" / "results.json").read_text() == before
 
+  # A fork: seed2's checkpoint at the end of epoch 1, trained on for epoch 2 with a higher
+  # rate (a FREE field); epoch 1's lines are seed2's, epoch 2 is the fork's own.
+  parent = runs_dir / "smoke" / "seed2"
+  step1 = next(json.loads(l)["step"] for l in (parent / "metrics.jsonl").read_text().splitlines()
+               if json.loads(l)["split"] == "train_epoch")
+  fork = suites.Run("fork", "configs/tacred_fixture.py",
+                    {"num_epochs": 2, "optim.learning_rate": 0.05}, seed=2,
+                    start_from=("smoke/seed2", step1))
+  monkeypatch.setitem(suites.SUITES, "smoke", lambda: [fork])
+  capsys.readouterr()
+  assert reproduce.reproduce("smoke", runs_dir, results_dir, suites_module=suites) == 0
+  assert f"smoke/fork: training from runs/smoke/seed2/checkpoints/{step1}" in capsys.readouterr().out
+  rows = [json.loads(l) for l in (results_dir / "smoke" / "fork" / "metrics.jsonl").read_text().splitlines()]
+  parent_rows = [json.loads(l) for l in (parent / "metrics.jsonl").read_text().splitlines()]
+  assert [r for r in rows if r["step"] <= step1] == [r for r in parent_rows if r["step"] <= step1]
+  rates = [r["metrics"]["learning_rate"] for r in rows if r["split"] == "train_epoch"]
+  assert rates[0] == [r["metrics"]["learning_rate"] for r in parent_rows
+                      if r["split"] == "train_epoch"][0] and rates[1] == pytest.approx(0.05)
+  assert (results_dir / "smoke" / "fork" / "command.txt").read_text().endswith(
+      f"  # starts from runs/smoke/seed2/checkpoints/{step1} (configs/suites.py start_from)\n")
+  # A fork point that is gone: one message naming it, nothing trained.
+  gone = suites.Run("fork2", "configs/tacred_fixture.py", {"num_epochs": 2}, seed=2,
+                    start_from=("smoke/seed2", 1))
+  monkeypatch.setitem(suites.SUITES, "smoke", lambda: [gone])
+  with pytest.raises(FileNotFoundError, match="checkpoints/1, which is not there"):
+    reproduce.reproduce("smoke", runs_dir, results_dir, suites_module=suites)
+
 
 def test_results_are_committed_and_runs_are_not():
   """.gitignore keeps runs/ (checkpoints) out of git and lets results/ (summaries) in."""

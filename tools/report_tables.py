@@ -415,6 +415,63 @@ def _trajectory(values: Mapping[int, float]) -> str:
   return " ".join(f"{values[e]:.2f}" for e in sorted(values)) if values else DASH
 
 
+def _mean(values: Sequence[float]) -> float | None:
+  return statistics.fmean(values) if values else None
+
+
+def _changes(entry: Entry, parent: Entry) -> str:
+  """The settings `entry` trains with that differ from `parent`'s (environment fields and
+  num_epochs left out)."""
+  mine, theirs = entry.flat_config, parent.flat_config
+  skip = set(reproduce.ENVIRONMENT_FIELDS) | {"num_epochs"}
+  return ", ".join(f"`{k}={reproduce.format_value(mine.get(k))}`"
+                   for k in sorted(mine.keys() | theirs.keys())
+                   if k not in skip and mine.get(k) != theirs.get(k)) or DASH
+
+
+def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """Forks (`semeval_late`): each run continues another run from one of its checkpoints with
+  a setting changed; its test macro-F1 over its own epochs against the parent's same epochs."""
+  suite = "semeval_late"
+  forks = in_suite(entries, suite)
+  if not forks:
+    return no_runs(suite)
+  declared = {r.name: r for r in context["suites"].get_suite(suite)}
+  by_path = {f"{e.suite}/{e.name}": e for e in entries}
+  rows = []
+  for e in forks:
+    parent_path, step = declared[e.name].start_from
+    parent = by_path.get(parent_path)
+    if parent is None:
+      raise ValueError(f"results/{suite}/{e.name} forks {parent_path}, which results/ lacks")
+    start = max(r["epoch"] for r in parent.rows if r["step"] <= step)
+    own = lambda split, key, start=start: {ep: v for ep, v in _per_epoch(e, split, key).items()
+                                           if ep > start}
+    f1, raw = own("test", "macro_f1"), own("test_raw", "macro_f1")
+    epochs = sorted(f1)
+    same = lambda split: [v for ep, v in _per_epoch(parent, split, "macro_f1").items()
+                          if ep in f1]
+    fork_f1, parent_f1 = _mean(list(f1.values())), _mean(same("test"))
+    rows.append([e.name, _changes(e, parent), f"{parent_path}, epoch {start}",
+                 f"{epochs[0]}-{epochs[-1]}" if epochs else DASH, fmt(fork_f1), fmt(parent_f1),
+                 fmt_signed(fork_f1 - parent_f1 if None not in (fork_f1, parent_f1) else None),
+                 fmt(_mean(list(raw.values()))), fmt(_mean(same("test_raw"))),
+                 fmt(max(own("train_epoch", "x_dead").values(), default=None)),
+                 fmt(max(own("train_epoch", "y_dead").values(), default=None)),
+                 f"`{e.command}`"])
+  header = ["run", "change against the parent", "forked from", "its epochs",
+            "mean test macro-F1", "parent, same epochs", "difference",
+            "trained parameters: mean", "parent's trained parameters", "max x_dead",
+            "max y_dead", "command"]
+  notes = ("Each run starts from the parent's checkpoint at the end of the epoch shown "
+           "(`start_from` in configs/suites.py; `python tools/reproduce.py --suite=semeval_late` "
+           "copies it) and trains its own epochs with the change; means are over those epochs' "
+           "test lines, the parent's over the same epochs. With `optim.ema_decay` > 0 the test "
+           "lines score the moving average, `test_raw` the trained parameters. Epoch-to-epoch "
+           "noise in these means is a few tenths of a point.")
+  return table(header, rows, "lllrrrrrrrrl") + "\n\n" + notes
+
+
 def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   """The regime probes (`semeval_probe`): what each changes, its F1 and dead fractions by
   epoch (train-epoch means of x_dead / y_dead)."""
@@ -515,6 +572,7 @@ SECTIONS: dict[str, Callable[[Sequence[Entry], Mapping[str, Any]], str]] = {
     "ablation": ablation_section,
     "pubmed": pubmed_section,
     "semeval_paper": paper_run_section,
+    "semeval_late": fork_section,
     "semeval_sweep": sweep_section,
     "runs": runs_section,
 }

@@ -195,9 +195,35 @@ def collect(run, workdir: pathlib.Path, results_dir: pathlib.Path,
   for name in SUMMARY_FILES:
     if (workdir / name).is_file():
       shutil.copyfile(workdir / name, out / name)
-  (out / COMMAND_FILE).write_text(command_text(command_args(run, workdir, extra)) + "\n",
-                                  encoding="utf-8")
+  (out / COMMAND_FILE).write_text(
+      command_text(command_args(run, workdir, extra)) + fork_note(run) + "\n", encoding="utf-8")
   return out
+
+
+def fork_note(run) -> str:
+  """For command.txt: where a fork (`start_from`) starts; empty for other runs."""
+  if not getattr(run, "start_from", None):
+    return ""
+  parent, step = run.start_from
+  return f"  # starts from runs/{parent}/checkpoints/{step} (configs/suites.py start_from)"
+
+
+def start_fork(run, workdir: pathlib.Path, runs_dir: pathlib.Path) -> None:
+  """Seeds a new fork's workdir: the parent's checkpoint at the fork step and the parent's
+  metrics.jsonl lines up to it. The training then resumes from there (and refuses, naming it,
+  a changed setting that the checkpoint's state does not allow)."""
+  parent, step = run.start_from
+  source = runs_dir / parent / "checkpoints" / str(step)
+  if not source.is_dir():
+    raise FileNotFoundError(
+        f"{run.name} starts from {display_path(source)}, which is not there: train {parent} "
+        f"until its checkpoints/ holds step {step} (orbax keeps only the latest "
+        f"`keep_checkpoints`: stop it there with --config.num_epochs, fork, then finish it; "
+        f"a longer num_epochs resumes a finished run)")
+  shutil.copytree(source, workdir / "checkpoints" / str(step))
+  lines = (runs_dir / parent / "metrics.jsonl").read_text(encoding="utf-8").splitlines(True)
+  (workdir / "metrics.jsonl").write_text(
+      "".join(l for l in lines if json.loads(l)["step"] <= step), encoding="utf-8")
 
 
 # --- Training ----------------------------------------------------------------------------------
@@ -267,7 +293,7 @@ def reproduce(suite: str, runs_dir: pathlib.Path, results_dir: pathlib.Path,
       if state == "new" and is_recorded(results_dir / suite / run.name, expected):
         state = "recorded"
       if dry_run:
-        print(f"{tag}: {state}\n  {command_text(args)}", flush=True)
+        print(f"{tag}: {state}\n  {command_text(args)}{fork_note(run)}", flush=True)
         for d in diffs:
           print(f"    differs: {d}")
         continue
@@ -303,6 +329,9 @@ def reproduce(suite: str, runs_dir: pathlib.Path, results_dir: pathlib.Path,
         continue
       what = {"new": "training", "interrupted": "resuming",
               "more_epochs": "resuming (" + "; ".join(diffs) + ")"}[state]
+      if state == "new" and getattr(run, "start_from", None):
+        start_fork(run, workdir, runs_dir)
+        what = f"training from runs/{run.start_from[0]}/checkpoints/{run.start_from[1]}"
       print(f"{tag}: {what}\n  {command_text(args)}", flush=True)
       rc = train(args, forwarder)
       if forwarder.signal is not None:
