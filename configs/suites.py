@@ -273,12 +273,17 @@ def _paper() -> list[Run]:
   `semeval_center_dropout`, same seed) and what the average adds. Rule fixed before the
   run: it becomes configs/semeval.py's default if its mean test macro-F1 (the averaged
   parameters) over epochs 141-150 is >= 0.33 (the M6 seed std) above `semeval_center`'s
-  (82.06), with both branches alive at every epoch. Unfinished (stopped by SIGTERM after
-  epoch 91 of 150, session of 2026-12-05, on a 2-core Xeon at about 80 s an epoch): averaged
-  parameters 82.77 over epochs 82-91 (best 82.91, epoch 87), trained parameters 82.18 over
-  the same epochs (the floor alone; `semeval_center_dropout` 81.80 over those epochs, a
-  trajectory that is not bit-identical: another machine), rate at the floor from epoch 72,
-  x_dead <= 0.39, y_dead <= 0.48 at every epoch so far.
+  (82.06), with both branches alive at every epoch. Measured: 81.75 at epoch 150, 81.85 over
+  epochs 141-150 (-0.21): not adopted. The average leads the trained parameters by 0.4-0.9
+  (10-epoch means) and the floor helps while the model still generalises (averaged 82.73 and
+  82.77 over epochs 71-80 and 81-90, best 82.91 at epoch 87; trained parameters 82.32, 82.19,
+  against 81.51 for semeval_center over epochs 51-80), but at a constant 0.1 the model keeps
+  fitting its training set (dropout-on training accuracy 0.84 over epochs 71-80, 0.90 over
+  141-150) and both scores drift down with it (averaged 82.11 over 101-110, 81.85 over
+  141-150; trained parameters 80.98 over 141-150, against 81.06 for semeval_center_dropout,
+  whose rate had decayed to 0.004-0.007). x_dead <= 0.39, y_dead <= 0.48. 13,516 s on a
+  2-core Xeon, part of it shared with other trainings and CI (about 70 s an epoch alone).
+  `semeval_late` forks it at epoch 92 to try changes to that late phase.
   """
   uncentred = {"loss.feature_centering": "none"}
   centred = {"loss.feature_centering": "batch"}
