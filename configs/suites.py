@@ -312,6 +312,12 @@ def _late() -> list[Run]:
   gradient, so decay only shrinks them); `floor02`: the rate at 0.2 instead of 0.1 (with
   on_plateau the rate is learning_rate x the state's scale, 0.2 at the fork, so the
   learning rate is set to 1.0; a floor raised on resume does not raise a scale below it).
+  Measured (docs/results.md, `semeval_late`), mean averaged-parameter test macro-F1 over
+  epochs 93-110 against the parent's 82.33: floor02 82.78 (+0.45; 82.72-83.00 over epochs
+  101-110, no drift, training accuracy 0.84-0.86 against the parent's 0.86-0.87), wd5e4
+  82.66 (+0.33, drifting down like the parent: 82.34-82.40 over epochs 105-109). The
+  trained parameters gain nothing in either (81.73, 81.84 against 81.78): the gain is the
+  average's. wd5e4_noemb: stopped by SIGTERM in epoch 102 (the same command resumes it).
   """
   parent = {**AGGCN_DROPOUTS, "loss.feature_centering": "batch", **FLOOR_AND_AVERAGE,
             "num_epochs": 110}
