@@ -284,6 +284,12 @@ def _paper() -> list[Run]:
   whose rate had decayed to 0.004-0.007). x_dead <= 0.39, y_dead <= 0.48. 13,516 s on a
   2-core Xeon, part of it shared with other trainings and CI (about 70 s an epoch alone).
   `semeval_late` forks it at epoch 92 to try changes to that late phase.
+
+  `semeval_center_dropout_floor02_ema`: the same with the floor at 0.2 (`semeval_late`'s
+  floor02 fork: no drift over epochs 93-110, +0.45 over the parent). Rule fixed before the
+  run: it becomes configs/semeval.py's default if its mean averaged-parameter test macro-F1
+  over epochs 141-150 is >= 82.39 (0.33 above `semeval_center`'s 82.06), with both branches
+  alive at every epoch.
   """
   uncentred = {"loss.feature_centering": "none"}
   centred = {"loss.feature_centering": "batch"}
@@ -292,7 +298,10 @@ def _paper() -> list[Run]:
           Run("semeval_center", "configs/semeval.py", centred),
           Run("semeval_center_dropout", "configs/semeval.py", {**AGGCN_DROPOUTS, **centred}),
           Run("semeval_center_dropout_ema", "configs/semeval.py",
-              {**AGGCN_DROPOUTS, **centred, **FLOOR_AND_AVERAGE})]
+              {**AGGCN_DROPOUTS, **centred, **FLOOR_AND_AVERAGE}),
+          Run("semeval_center_dropout_floor02_ema", "configs/semeval.py",
+              {**AGGCN_DROPOUTS, **centred, **FLOOR_AND_AVERAGE,
+               "optim.min_learning_rate": 0.2})]
 
 
 # The fork point of `semeval_late`: semeval_center_dropout_ema at the end of epoch 92 (160
