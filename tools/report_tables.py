@@ -419,6 +419,12 @@ def _mean(values: Sequence[float]) -> float | None:
   return statistics.fmean(values) if values else None
 
 
+def _over(entry: Entry, split: str, key: str, epochs: Sequence[int]) -> list[float]:
+  """`key` of the entry's `split` lines of those epochs (the ones it has)."""
+  values = _per_epoch(entry, split, key)
+  return [values[ep] for ep in epochs if ep in values]
+
+
 def _changes(entry: Entry, parent: Entry) -> str:
   """The settings `entry` trains with that differ from `parent`'s (environment fields and
   num_epochs left out)."""
@@ -445,19 +451,17 @@ def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
     if parent is None:
       raise ValueError(f"results/{suite}/{e.name} forks {parent_path}, which results/ lacks")
     start = max(r["epoch"] for r in parent.rows if r["step"] <= step)
-    own = lambda split, key, start=start: {ep: v for ep, v in _per_epoch(e, split, key).items()
-                                           if ep > start}
-    f1, raw = own("test", "macro_f1"), own("test_raw", "macro_f1")
-    epochs = sorted(f1)
-    same = lambda split: [v for ep, v in _per_epoch(parent, split, "macro_f1").items()
-                          if ep in f1]
-    fork_f1, parent_f1 = _mean(list(f1.values())), _mean(same("test"))
+    epochs = sorted(ep for ep in _per_epoch(e, "test", "macro_f1") if ep > start)
+    trained = range(start + 1, e.results["epochs"] + 1)  # every epoch the fork trained
+    fork_f1 = _mean(_over(e, "test", "macro_f1", epochs))
+    parent_f1 = _mean(_over(parent, "test", "macro_f1", epochs))
     rows.append([e.name, _changes(e, parent), f"{parent_path}, epoch {start}",
                  f"{epochs[0]}-{epochs[-1]}" if epochs else DASH, fmt(fork_f1), fmt(parent_f1),
                  fmt_signed(fork_f1 - parent_f1 if None not in (fork_f1, parent_f1) else None),
-                 fmt(_mean(list(raw.values()))), fmt(_mean(same("test_raw"))),
-                 fmt(max(own("train_epoch", "x_dead").values(), default=None)),
-                 fmt(max(own("train_epoch", "y_dead").values(), default=None)),
+                 fmt(_mean(_over(e, "test_raw", "macro_f1", epochs))),
+                 fmt(_mean(_over(parent, "test_raw", "macro_f1", epochs))),
+                 fmt(max(_over(e, "train_epoch", "x_dead", trained), default=None)),
+                 fmt(max(_over(e, "train_epoch", "y_dead", trained), default=None)),
                  f"`{e.command}`"])
   header = ["run", "change against the parent", "forked from", "its epochs",
             "mean test macro-F1", "parent, same epochs", "difference",

@@ -202,7 +202,7 @@ def collect(run, workdir: pathlib.Path, results_dir: pathlib.Path,
 
 def fork_note(run) -> str:
   """For command.txt: where a fork (`start_from`) starts; empty for other runs."""
-  if not getattr(run, "start_from", None):
+  if not run.start_from:
     return ""
   parent, step = run.start_from
   return f"  # starts from runs/{parent}/checkpoints/{step} (configs/suites.py start_from)"
@@ -329,7 +329,7 @@ def reproduce(suite: str, runs_dir: pathlib.Path, results_dir: pathlib.Path,
         continue
       what = {"new": "training", "interrupted": "resuming",
               "more_epochs": "resuming (" + "; ".join(diffs) + ")"}[state]
-      if state == "new" and getattr(run, "start_from", None):
+      if state == "new" and run.start_from:
         start_fork(run, workdir, runs_dir)
         what = f"training from runs/{run.start_from[0]}/checkpoints/{run.start_from[1]}"
       print(f"{tag}: {what}\n  {command_text(args)}", flush=True)
