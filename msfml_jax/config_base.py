@@ -167,6 +167,11 @@ def optim_config() -> ml_collections.ConfigDict:
   # min(ema_decay, (1 + t) / (10 + t)) at step t (Polyak averaging as in TF's
   # ExponentialMovingAverage); 0 = off. The average is kept in the train state.
   o.ema_decay = 0.0
+  # From the first step of this (1-based) epoch on, the average is instead the uniform mean
+  # of the parameters after every step (tail or Polyak-Ruppert averaging, as SWA); 0 = off.
+  # Needs ema_decay > 0 (the mean lives in the moving average's slot). Evaluation only:
+  # training never reads the average, so runs that differ only here train identically.
+  o.average_start_epoch = 0
   o.msgcn_lr_scale = 1.0        # multiplies the MSGCN's updates (keeps its ReLUs alive at high lr)
   o.mscnn_lr_scale = 1.0        # multiplies the MSCNN's updates
   return o
@@ -301,6 +306,7 @@ FIELD_ROLES = {
     "optim.decay_rule": FREE,     # the schedule, like lr_decay (lr_scale is always in the state)
     "optim.min_learning_rate": FREE,  # the schedule
     "optim.ema_decay": TRAINING,  # 0 has no average in the state: the state's structure differs
+    "optim.average_start_epoch": FREE,  # what the average is, not its place in the state
     # PLM input: the encoder and how its vectors are made change the inputs.
     "plm.model": TRAINING,
     "plm.markers": TRAINING,
@@ -400,7 +406,7 @@ MINIMUM = {"batch_size": 1, "batch_row_multiple": 0, "model.width_multiple": 0,
            "data.max_tokens_per_batch": 1, "data.num_folds": 1, "data.fold": 0,
            "data.dev_holdout": 0, "data.min_freq": 0, "data.max_train_length": 0,
            "data.word_dim": 1, "model.gcn_layers": 1, "model.hidden_dim": 1,
-           "model.lstm_hidden": 1}
+           "model.lstm_hidden": 1, "optim.average_start_epoch": 0}
 # Probabilities of dropping something, and the average's decay: in [0, 1).
 RATES = ("model.input_dropout", "model.word_dropout", "model.rnn_dropout", "model.gcn_dropout",
          "model.dropout", "optim.ema_decay")
@@ -418,6 +424,9 @@ def check(config: ml_collections.ConfigDict) -> None:
   for name in RATES:
     if name in flat and not 0 <= flat[name] < 1:
       raise ConfigError(f"config: {name}={flat[name]!r} must be in [0, 1)")
+  if flat.get("optim.average_start_epoch", 0) and not flat.get("optim.ema_decay", 0.0) > 0:
+    raise ConfigError("config: optim.average_start_epoch needs optim.ema_decay > 0 (the "
+                      "uniform mean is kept in the moving average's slot)")
   if not flat.get("optim.min_learning_rate", 0.0) >= 0:
     raise ConfigError(f"config: optim.min_learning_rate={flat['optim.min_learning_rate']!r} "
                       "must be >= 0")

@@ -33,11 +33,18 @@ def averaged(state: TrainState) -> TrainState:
   return state if state.ema_params is None else state.replace(params=state.ema_params)
 
 
-def update_average(average: Any, params: Any, step: jax.Array, decay: float) -> Any:
+def update_average(average: Any, params: Any, step: jax.Array, decay: float,
+                   start_step: int | None = None) -> Any:
   """One Polyak-averaging step with TF ExponentialMovingAverage's warm-up: the decay is
   min(decay, (1 + step) / (10 + step)), so early averages are not dominated by the
-  initialisation (at decay 0.999 the initial parameters would weigh 0.85 after 160 steps)."""
+  initialisation (at decay 0.999 the initial parameters would weigh 0.85 after 160 steps).
+  With a `start_step`, from that step on the decay is n / (n + 1) at the n-th step since
+  it (n = 0 restarts the average at `params`): the uniform mean of every step's parameters
+  from `start_step` (tail averaging), a function of the step alone so resume is exact."""
   rate = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+  if start_step is not None:
+    since = (step - start_step).astype(jnp.float32)
+    rate = jnp.where(since >= 0, since / (since + 1.0), rate)
   return optax.incremental_update(params, average, step_size=1.0 - rate)
 
 
@@ -167,9 +174,11 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *,
                loss_config: ml_collections.ConfigDict,
                has_features: bool,
                compute_dtype: str = "float32",
-               ema_decay: float = 0.0) -> tuple[TrainState, dict[str, jax.Array]]:
+               ema_decay: float = 0.0,
+               average_start_step: int | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
   """One SGD step over a stacked triplet batch [3, B, ...] (or [1, B, ...] without MSML),
-  then the moving average's step when the state keeps one (`ema_decay`)."""
+  then the average's step when the state keeps one (`ema_decay`, `average_start_step`:
+  see `update_average`)."""
   flat = _flatten_triplet(batch)
   key = jax.random.fold_in(jax.random.wrap_key_data(state.dropout_key), state.step)
 
@@ -188,7 +197,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *,
   params = optax.apply_updates(state.params, updates)
   average = state.ema_params
   if average is not None:
-    average = update_average(average, params, state.step, ema_decay)
+    average = update_average(average, params, state.step, ema_decay, average_start_step)
   new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                             ema_params=average)
   return new_state, metrics
@@ -202,10 +211,12 @@ def eval_step(state: TrainState, batch: dict[str, jax.Array],
 
 
 def jit_steps(loss_config: ml_collections.ConfigDict, has_features: bool,
-              compute_dtype: str = "float32", ema_decay: float = 0.0):
+              compute_dtype: str = "float32", ema_decay: float = 0.0,
+              average_start_step: int | None = None):
   """The jitted (train_step, eval_step) pair; the train step donates the old state."""
   train = jax.jit(functools.partial(train_step, loss_config=loss_config,
                                     has_features=has_features, compute_dtype=compute_dtype,
-                                    ema_decay=ema_decay),
+                                    ema_decay=ema_decay,
+                                    average_start_step=average_start_step),
                   donate_argnums=0)
   return train, jax.jit(functools.partial(eval_step, compute_dtype=compute_dtype))

@@ -88,9 +88,12 @@ def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run
   sampler = triplets.TripletSampler(splits["train"].labels, splits["train"].lengths,
                                     len(dataset.label_names), config.seed)
   steps_per_epoch = -(-len(splits["train"]) // global_batch)
+  start_epoch = config.optim.get("average_start_epoch", 0)
   train_step, eval_step = steps.jit_steps(config.loss, msfml.has_features(config.model),
                                           config.model.get("dtype", "float32"),
-                                          config.optim.ema_decay)
+                                          config.optim.ema_decay,
+                                          (start_epoch - 1) * steps_per_epoch if start_epoch
+                                          else None)
   word_vectors = {}
   if config.model.word_input == "plm":
     from msfml_jax import plm  # pylint: disable=import-outside-toplevel (transformers is slow to import)

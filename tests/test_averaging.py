@@ -84,3 +84,17 @@ def test_a_run_without_the_average_refuses_to_resume_with_it(averaged_run, tiny_
   train.train_and_evaluate(tiny_config(tiny_cache_dir, {"num_epochs": 1}), str(workdir))
   with pytest.raises(checkpoints.IncompatibleCheckpointError, match="optim.ema_decay"):
     train.train_and_evaluate(tiny_config(tiny_cache_dir, AVERAGED), str(workdir))
+
+
+def test_tail_average_changes_only_the_average(averaged_run, tiny_cache_dir, tmp_path):
+  # Averaging from epoch 2: the same training, and at the end the mean of epoch 2's steps.
+  workdir = tmp_path / "tail"
+  config = tiny_config(tiny_cache_dir, {**AVERAGED, "optim.average_start_epoch": 2})
+  train.train_and_evaluate(config, str(workdir))
+  tail, ema = _latest_state(workdir, config), _latest_state(averaged_run, config)
+  for a, b in zip(jax.tree.leaves(tail.params), jax.tree.leaves(ema.params)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  assert any(np.any(np.asarray(a) != np.asarray(b))
+             for a, b in zip(jax.tree.leaves(tail.ema_params), jax.tree.leaves(ema.ema_params)))
+  raw = [l["metrics"] for l in _metrics(workdir) if l["split"] == "test_raw"]
+  assert raw == [l["metrics"] for l in _metrics(averaged_run) if l["split"] == "test_raw"]

@@ -109,6 +109,7 @@ def test_word_dropout_with_plm_input_is_refused():
     ("model.word_input", "plm", "model.word_input='plm' needs plm.model"),
     ("data.fold", 5, "data.fold=5 must be < data.num_folds=5"),
     ("data.buckets", (), "data.buckets=() must be positive integers"),
+    ("optim.average_start_epoch", 3, "optim.average_start_epoch needs optim.ema_decay > 0"),
 ])
 def test_check_names_the_bad_field(field, value, words):
   config = config_base.base_config()

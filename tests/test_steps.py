@@ -102,6 +102,19 @@ def test_update_average_warms_up_then_uses_the_decay():
       steps.update_average(average, params, jnp.int32(100_000), 0.999)["w"], 0.001, rtol=1e-4)
 
 
+
+def test_update_average_from_a_start_step_is_the_uniform_mean_of_every_later_step():
+  rng = np.random.default_rng(0)
+  history = [{"w": jnp.asarray(rng.normal(size=3), jnp.float32)} for _ in range(8)]
+  average = {"w": jnp.full(3, 100.0)}  # whatever the moving average held before
+  for step, params in enumerate(history):
+    average = steps.update_average(average, params, jnp.int32(step), 0.999, start_step=3)
+    if step == 2:  # before the start: the moving average, which still remembers the 100s
+      assert not np.allclose(average["w"], params["w"], atol=0.1)
+  np.testing.assert_allclose(average["w"], np.mean([h["w"] for h in history[3:]], 0),
+                             rtol=1e-5, atol=1e-6)
+
+
 class _Tiny(steps.nn.Module):
   @steps.nn.compact
   def __call__(self, batch, train):
