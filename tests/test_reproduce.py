@@ -80,7 +80,11 @@ def test_suites_declare_the_issue_runs():
         "optim.min_learning_rate": 0.1, "optim.ema_decay": 0.999}),
       ("semeval_center_dropout_floor02_ema", "configs/semeval.py",
        {**suites.AGGCN_DROPOUTS, "loss.feature_centering": "batch",
-        "optim.min_learning_rate": 0.2, "optim.ema_decay": 0.999})]
+        "optim.min_learning_rate": 0.2, "optim.ema_decay": 0.999}),
+      ("semeval_center_dropout_floor02_tail46", "configs/semeval.py",
+       {**suites.AGGCN_DROPOUTS, "loss.feature_centering": "batch",
+        "optim.min_learning_rate": 0.2, "optim.ema_decay": 0.999,
+        "optim.average_start_epoch": 46})]
   # The adopted run is what the README's first command (configs/semeval.py as is) trains.
   assert reproduce.expected_config(suites, suites.Run("x", "configs/semeval.py")) == (
       reproduce.expected_config(suites, suites.get_suite("semeval_paper")[2]))
