@@ -74,11 +74,9 @@ def main(argv):
 
 def headline(results: dict) -> dict:
   """The summary printed at the end: overall metrics, not the per-relation breakdown."""
-  def top(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if "/" not in k}
   out = {k: results[k] for k in ("preempted", "step") if k in results}
   if "final" in results:
-    out["final"] = {split: top(m) for split, m in results["final"].items()}
+    out["final"] = {split: reporting.overall_metrics(m) for split, m in results["final"].items()}
     out["best"] = {k: v for k, v in results.get("best", {}).items() if k != "metrics"}
   if "mean" in results:
     out["cross_validation"] = top(results["mean"])

@@ -48,6 +48,12 @@ def _jsonable(x: Any) -> Any:
   return x
 
 
+def overall_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+  """The metrics over all labels: without the per-label entries (`p/<label>`, `f1/<label>`,
+  `undirected/...`), whose keys are the ones with a "/"."""
+  return {k: v for k, v in metrics.items() if "/" not in k}
+
+
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
   """The numeric entries of a metrics dict (drops confusion matrices, tables...)."""
   return {k: float(v) for k, v in metrics.items()

@@ -60,10 +60,9 @@ def test_the_window_mean_is_the_mean_of_its_checkpoints(kept_run, tiny_cache_dir
   finally:
     run.checkpointer.close()
     run.log.close()
-  abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), params)
   directory = kept_run / "checkpoints"
-  mean = _tool().average_params(directory, steps, abstract, "params")
-  each = [checkpoints.restore_params(directory, s, abstract, "params") for s in steps]
+  mean = _tool().average_params(directory, steps, params, "params")
+  each = [checkpoints.restore_params(directory, s, params, "params") for s in steps]
   differs = False
   for got, a, b in zip(*(jax.tree.leaves(t) for t in [mean] + each)):
     np.testing.assert_allclose(got, (np.asarray(a) + np.asarray(b)) / 2, rtol=1e-6, atol=1e-7)

@@ -102,7 +102,6 @@ def test_update_average_warms_up_then_uses_the_decay():
       steps.update_average(average, params, jnp.int32(100_000), 0.999)["w"], 0.001, rtol=1e-4)
 
 
-
 def test_update_average_from_a_start_step_is_the_uniform_mean_of_every_later_step():
   rng = np.random.default_rng(0)
   history = [{"w": jnp.asarray(rng.normal(size=3), jnp.float32)} for _ in range(8)]

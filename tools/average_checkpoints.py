@@ -30,8 +30,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 from msfml_jax import checkpoints, cli, reporting, train
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The run's training workdir.")
-_CHECKPOINTS = flags.DEFINE_string("checkpoints", None,
-                                   "Folder of step-numbered checkpoints (default: WORKDIR/checkpoints).")
+_CHECKPOINTS = flags.DEFINE_string(
+    "checkpoints", None, "Folder of step-numbered checkpoints (default: WORKDIR/checkpoints).")
 _EPOCHS = flags.DEFINE_list("epochs", None, "Windows of 1-based epochs, A-B (inclusive).")
 _KEY = flags.DEFINE_enum("key", "params", ["params", "ema_params"], "Which parameters to average.")
 _SPLIT = flags.DEFINE_string("split", "test", "The split to score.")
@@ -56,7 +56,8 @@ def parse_window(text: str) -> tuple[int, int]:
 def average_params(directory: pathlib.Path, steps: Sequence[int], abstract: Any,
                    key: str = "params") -> Any:
   """The equal-weight mean of `key` over the checkpoints of `steps`, as float64 running sums
-  (one checkpoint in memory at a time), cast back to the parameters' dtypes."""
+  (one checkpoint in memory at a time), cast back to the parameters' dtypes. `abstract`:
+  any tree of the parameters' shapes and dtypes (arrays will do)."""
   total = None
   for step in steps:
     params = jax.tree.map(lambda a: np.asarray(a, np.float64),
@@ -77,8 +78,7 @@ def score_windows(workdir: str | pathlib.Path, windows: Sequence[tuple[int, int]
     try:
       if split not in run.splits:
         raise cli.UserError(f"--split={split!r}: the run has {', '.join(run.splits)}")
-      state = train.initial_state(run)
-      abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), state.params)
+      state = train.initial_state(run)  # its params give restore_params the shapes
       out = []
       for first, last in windows:
         epochs = range(first, last + 1)
@@ -88,11 +88,11 @@ def score_windows(workdir: str | pathlib.Path, windows: Sequence[tuple[int, int]
               f"{directory} lacks the end-of-epoch checkpoints of epochs {missing[:10]}"
               f"{' ...' if len(missing) > 10 else ''} (steps epoch x {run.steps_per_epoch}; "
               "train with --config.keep_checkpoints above num_epochs to keep them)")
-        mean = average_params(directory, [e * run.steps_per_epoch for e in epochs], abstract,
-                              key)
+        mean = average_params(directory, [e * run.steps_per_epoch for e in epochs],
+                              state.params, key)
         metrics, _ = train.evaluate_split(run, state.replace(params=mean), split)
-        headline = {k: round(v, 4) for k, v in reporting.scalar_metrics(metrics).items()
-                    if "/" not in k}  # per-relation scores left out, as in score_predictions
+        headline = {k: round(v, 4) for k, v in
+                    reporting.overall_metrics(reporting.scalar_metrics(metrics)).items()}
         out.append({"epochs": f"{first}-{last}", "checkpoints": len(epochs), "key": key,
                     "split": split, **headline})
       return out

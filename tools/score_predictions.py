@@ -53,7 +53,7 @@ def main(argv):
   out = {"rows": len(rows), "failed": len(failed), "scored": len(scored)}
   for name in _TASKS.value:
     metrics = score_rows(scored, name, _NEGATIVE.value, _DIRECTED.value)
-    out[name] = {k: round(v, 4) for k, v in metrics.items() if "/" not in k}
+    out[name] = {k: round(v, 4) for k, v in reporting.overall_metrics(metrics).items()}
   print(json.dumps(out, indent=1))
 
 
