@@ -79,7 +79,7 @@ def headline(results: dict) -> dict:
     out["final"] = {split: reporting.overall_metrics(m) for split, m in results["final"].items()}
     out["best"] = {k: v for k, v in results.get("best", {}).items() if k != "metrics"}
   if "mean" in results:
-    out["cross_validation"] = top(results["mean"])
+    out["cross_validation"] = reporting.overall_metrics(results["mean"])
   return out
 
 
