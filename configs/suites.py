@@ -234,6 +234,19 @@ def _sweep() -> list[Run]:
   return runs
 
 
+# configs/semeval.py's values before semeval_center_dropout_floor02_tail46 was adopted: the
+# semeval_paper runs trained before it keep them.
+PRE_TAIL46_DEFAULTS: dict[str, Any] = {
+    "model.input_dropout": 0.3, "model.word_dropout": 0.0, "model.rnn_dropout": 0.0,
+    "model.gcn_dropout": 0.0, "optim.min_learning_rate": 0.0, "optim.ema_decay": 0.0,
+    "optim.average_start_epoch": 0}
+
+
+def before_tail46(overrides: Mapping[str, Any]) -> dict[str, Any]:
+  """A semeval_paper run trained before the adoption: the old defaults, then its overrides."""
+  return {**PRE_TAIL46_DEFAULTS, **overrides}
+
+
 def _paper() -> list[Run]:
   """configs/semeval.py as the README's first command runs it, then candidate changes to it.
 
@@ -312,21 +325,38 @@ def _paper() -> list[Run]:
   `test_raw` lines must equal the parent's. Rule fixed before the run: it becomes
   configs/semeval.py's default if its mean test macro-F1 over epochs 141-150 is >= 82.39, as
   for its parent; being picked on the test set, its score is an optimistic figure until a
-  second seed repeats it.
+  second seed repeats it. Measured: 83.10 at epoch 150 (83.24 on AGGCN's scale), 83.00 over
+  epochs 141-150 (the average rising slowly: 82.42 over epochs 46-55, 82.86 over 86-95, 82.76
+  over 116-125); its test_raw lines equal the parent's at every epoch 46-150, so the gain is
+  the average's alone. x_dead <= 0.39, y_dead <= 0.48 (the parent's epochs). 14,170 s
+  (`total_wall_seconds`, the parent's first 45 epochs included) on the 2-core Xeon; the
+  mean of every step ends 0.09 below the tool's mean of the epoch-end parameters (83.19).
+  Adopted: configs/semeval.py is this run, and the runs above are pinned to the defaults they
+  were trained with (PRE_TAIL46_DEFAULTS).
+
+  `semeval_center_dropout_floor02_tail46_seed1`: the adopted config with seed 1, the check of
+  a start epoch picked on seed 42's test scores.
   """
   uncentred = {"loss.feature_centering": "none"}
   centred = {"loss.feature_centering": "batch"}
   floor02 = {**AGGCN_DROPOUTS, **centred, **FLOOR_AND_AVERAGE, "optim.min_learning_rate": 0.2}
-  return [Run("semeval", "configs/semeval.py", uncentred),
-          Run("semeval_aggcn_dropout", "configs/semeval.py", {**AGGCN_DROPOUTS, **uncentred}),
-          Run("semeval_center", "configs/semeval.py", centred),
-          Run("semeval_center_dropout", "configs/semeval.py", {**AGGCN_DROPOUTS, **centred}),
+  tail46 = {**floor02, "optim.average_start_epoch": 46}
+  return [Run("semeval", "configs/semeval.py", before_tail46(uncentred)),
+          Run("semeval_aggcn_dropout", "configs/semeval.py",
+              before_tail46({**AGGCN_DROPOUTS, **uncentred})),
+          Run("semeval_center", "configs/semeval.py", before_tail46(centred)),
+          Run("semeval_center_dropout", "configs/semeval.py",
+              before_tail46({**AGGCN_DROPOUTS, **centred})),
           Run("semeval_center_dropout_ema", "configs/semeval.py",
-              {**AGGCN_DROPOUTS, **centred, **FLOOR_AND_AVERAGE}),
-          Run("semeval_center_dropout_floor02_ema", "configs/semeval.py", floor02),
-          Run("semeval_center_dropout_floor02_tail46", "configs/semeval.py",
-              {**floor02, "optim.average_start_epoch": 46},
-              start_from=("semeval_paper/semeval_center_dropout_floor02_ema", 45 * 160))]
+              before_tail46({**AGGCN_DROPOUTS, **centred, **FLOOR_AND_AVERAGE})),
+          Run("semeval_center_dropout_floor02_ema", "configs/semeval.py",
+              before_tail46(floor02)),
+          Run("semeval_center_dropout_floor02_tail46", "configs/semeval.py", tail46,
+              start_from=("semeval_paper/semeval_center_dropout_floor02_ema", 45 * 160)),
+          # The adopted config (configs/semeval.py as is) with another seed: epoch 46 was
+          # picked on the test set with the default seed's (42) parameters.
+          Run("semeval_center_dropout_floor02_tail46_seed1", "configs/semeval.py", tail46,
+              seed=1)]
 
 
 # The fork point of `semeval_late`: semeval_center_dropout_ema at the end of epoch 92 (160
@@ -364,7 +394,7 @@ def _late() -> list[Run]:
   suite's command resumes and starts them).
   """
   parent = {**AGGCN_DROPOUTS, "loss.feature_centering": "batch", **FLOOR_AND_AVERAGE,
-            "num_epochs": 110}
+            "optim.average_start_epoch": 0, "num_epochs": 110}
   changes = {"wd5e4": {"optim.weight_decay": 0.0005},
              "wd5e4_noemb": {"optim.weight_decay": 0.0005, "optim.decay_word_embeddings": False},
              "floor02": {"optim.learning_rate": 1.0, "optim.min_learning_rate": 0.2}}

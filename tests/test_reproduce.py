@@ -68,26 +68,37 @@ def test_suites_declare_the_issue_runs():
       (0.5, b) for b in (0.01, 0.05, 0.07, 0.09)]  # the default point once
   assert {c["seed"] for c in sweep} == {suites.SWEEP_SEED}
 
+  # The runs trained before configs/semeval.py adopted tail46 keep the defaults they had.
+  old = {"model.input_dropout": 0.3, "model.word_dropout": 0.0, "model.rnn_dropout": 0.0,
+         "model.gcn_dropout": 0.0, "optim.min_learning_rate": 0.0, "optim.ema_decay": 0.0,
+         "optim.average_start_epoch": 0}
+  assert suites.PRE_TAIL46_DEFAULTS == old
+  centred = {"loss.feature_centering": "batch"}
+  floor02 = {**suites.AGGCN_DROPOUTS, **centred, "optim.min_learning_rate": 0.2,
+             "optim.ema_decay": 0.999}
+  tail46 = {**floor02, "optim.average_start_epoch": 46}
   assert [(r.name, r.config, r.all_overrides()) for r in suites.get_suite("semeval_paper")] == [
-      ("semeval", "configs/semeval.py", {"loss.feature_centering": "none"}),
+      ("semeval", "configs/semeval.py", {**old, "loss.feature_centering": "none"}),
       ("semeval_aggcn_dropout", "configs/semeval.py",
-       {**suites.AGGCN_DROPOUTS, "loss.feature_centering": "none"}),
-      ("semeval_center", "configs/semeval.py", {"loss.feature_centering": "batch"}),
+       {**old, **suites.AGGCN_DROPOUTS, "loss.feature_centering": "none"}),
+      ("semeval_center", "configs/semeval.py", {**old, **centred}),
       ("semeval_center_dropout", "configs/semeval.py",
-       {**suites.AGGCN_DROPOUTS, "loss.feature_centering": "batch"}),
+       {**old, **suites.AGGCN_DROPOUTS, **centred}),
       ("semeval_center_dropout_ema", "configs/semeval.py",
-       {**suites.AGGCN_DROPOUTS, "loss.feature_centering": "batch",
-        "optim.min_learning_rate": 0.1, "optim.ema_decay": 0.999}),
-      ("semeval_center_dropout_floor02_ema", "configs/semeval.py",
-       {**suites.AGGCN_DROPOUTS, "loss.feature_centering": "batch",
-        "optim.min_learning_rate": 0.2, "optim.ema_decay": 0.999}),
-      ("semeval_center_dropout_floor02_tail46", "configs/semeval.py",
-       {**suites.AGGCN_DROPOUTS, "loss.feature_centering": "batch",
-        "optim.min_learning_rate": 0.2, "optim.ema_decay": 0.999,
-        "optim.average_start_epoch": 46})]
+       {**old, **suites.AGGCN_DROPOUTS, **centred, "optim.min_learning_rate": 0.1,
+        "optim.ema_decay": 0.999}),
+      ("semeval_center_dropout_floor02_ema", "configs/semeval.py", {**old, **floor02}),
+      ("semeval_center_dropout_floor02_tail46", "configs/semeval.py", tail46),
+      ("semeval_center_dropout_floor02_tail46_seed1", "configs/semeval.py",
+       {**tail46, "seed": 1})]
   # The adopted run is what the README's first command (configs/semeval.py as is) trains.
+  paper = suites.get_suite("semeval_paper")
   assert reproduce.expected_config(suites, suites.Run("x", "configs/semeval.py")) == (
-      reproduce.expected_config(suites, suites.get_suite("semeval_paper")[2]))
+      reproduce.expected_config(suites, paper[6]))
+  # ... and the pins keep the earlier runs what they were: semeval_center was the default.
+  assert reproduce.config_differences(
+      reproduce.expected_config(suites, paper[2]),
+      reproduce.expected_config(suites, suites.Run("x", "configs/semeval.py"))) != []
   with pytest.raises(ValueError, match="unknown suite 'nope'"):
     suites.get_suite("nope")
   # A misspelt field is an error, not a silently ignored override.
@@ -245,10 +256,18 @@ def test_smoke_suite_trains_skips_and_resumes(tmp_path, monkeypatch, capsys):
   assert (results_dir / "smoke" / "seed1" / "results.json").read_text() == first
 
   # A fresh clone: results/ committed, runs/ absent. The recorded run is not trained again.
+  # Its command.txt is rewritten when the suite's declaration of it changed (e.g. pins
+  # added when a config file's default changed), and left alone otherwise.
   shutil.move(runs_dir / "smoke" / "seed1", tmp_path / "seed1_workdir")
+  command = results_dir / "smoke" / "seed1" / "command.txt"
+  current = command.read_text()
+  command.write_text("python -m msfml_jax.main --config=configs/tacred_fixture.py\n")
   out = _cli(runs_dir, results_dir, dict(os.environ), "--runs=seed1")
   assert "[1/1] smoke/seed1: recorded in " in out and "training" not in out
+  assert "its command.txt updated" in out and command.read_text() == current
   assert not (runs_dir / "smoke" / "seed1").exists()
+  out = _cli(runs_dir, results_dir, dict(os.environ), "--runs=seed1")
+  assert "recorded in " in out and "updated" not in out
   shutil.move(tmp_path / "seed1_workdir", runs_dir / "smoke" / "seed1")
 
   # The suite now asks for 2 epochs of seed2: the same workdir resumes after epoch 1.
@@ -298,6 +317,26 @@ def test_smoke_suite_trains_skips_and_resumes(tmp_path, monkeypatch, capsys):
   monkeypatch.setitem(suites.SUITES, "smoke", lambda: [gone])
   with pytest.raises(FileNotFoundError, match="checkpoints/1, which is not there"):
     reproduce.reproduce("smoke", runs_dir, results_dir, suites_module=suites)
+
+
+def test_committed_results_match_their_declared_runs(tmp_path):
+  """Each results/<suite>/<run>/ is the summary of the run configs/suites.py declares: a
+  changed default (configs/semeval.py adopting a run) must pin the runs trained before it."""
+  checked = 0
+  for name in suites.SUITES:
+    for run in suites.get_suite(name):
+      summary = REPO / "results" / name / run.name
+      if (summary / "results.json").is_file():
+        state, diffs = reproduce.run_state(summary, reproduce.expected_config(suites, run))
+        assert state == "finished", (name, run.name, state, diffs)
+        # ... and its command.txt is the command that trains it as declared now.
+        copy = tmp_path / name / run.name
+        shutil.copytree(summary, copy)
+        assert not reproduce.write_command(run, REPO / "runs" / name / run.name, copy,
+                                           reproduce.expected_config(suites, run)), (
+            name, run.name, (copy / "command.txt").read_text())
+        checked += 1
+  assert checked >= 40  # the committed ablation, sweep, probe, paper and PubMed runs
 
 
 def test_results_are_committed_and_runs_are_not():

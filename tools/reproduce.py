@@ -185,19 +185,30 @@ def is_recorded(summary_dir: pathlib.Path, expected: Mapping[str, Any]) -> bool:
 def collect(run, workdir: pathlib.Path, results_dir: pathlib.Path,
             expected: Mapping[str, Any]) -> pathlib.Path:
   """Copies a finished run's summaries and writes its command into results_dir/<run>/."""
-  results = read_results(workdir)
-  saved = flatten(results["config"])
-  wanted = flatten(expected)
-  extra = {k: saved[k] for k in ENVIRONMENT_FIELDS
-           if k in saved and k in wanted and saved[k] != wanted[k]}
   out = results_dir / run.name
   out.mkdir(parents=True, exist_ok=True)
   for name in SUMMARY_FILES:
     if (workdir / name).is_file():
       shutil.copyfile(workdir / name, out / name)
-  (out / COMMAND_FILE).write_text(
-      command_text(command_args(run, workdir, extra)) + fork_note(run) + "\n", encoding="utf-8")
+  write_command(run, workdir, out, expected)
   return out
+
+
+def write_command(run, workdir: pathlib.Path, summary_dir: pathlib.Path,
+                  expected: Mapping[str, Any]) -> bool:
+  """Writes summary_dir/command.txt: the command that trains `run` into `workdir` as
+  configs/suites.py declares it now (a changed default adds the pins that keep the run what it
+  was), with the environment settings its results.json ran with. True if the file changed."""
+  saved = flatten(read_results(summary_dir)["config"])
+  wanted = flatten(expected)
+  extra = {k: saved[k] for k in ENVIRONMENT_FIELDS
+           if k in saved and k in wanted and saved[k] != wanted[k]}
+  text = command_text(command_args(run, workdir, extra)) + fork_note(run) + "\n"
+  path = summary_dir / COMMAND_FILE
+  if path.is_file() and path.read_text(encoding="utf-8") == text:
+    return False
+  path.write_text(text, encoding="utf-8")
+  return True
 
 
 def fork_note(run) -> str:
@@ -298,8 +309,11 @@ def reproduce(suite: str, runs_dir: pathlib.Path, results_dir: pathlib.Path,
           print(f"    differs: {d}")
         continue
       if state == "recorded":
-        print(f"{tag}: recorded in {display_path(results_dir / suite / run.name)} (its workdir is "
-              f"not here), skipped; move that folder away to train the run again", flush=True)
+        summary = results_dir / suite / run.name
+        refreshed = write_command(run, workdir, summary, expected)
+        print(f"{tag}: recorded in {display_path(summary)} (its workdir is not here), skipped"
+              f"{'; its command.txt updated' if refreshed else ''}; move that folder away to "
+              f"train the run again", flush=True)
         counts["skipped"] += 1
         continue
       if collect_only:
