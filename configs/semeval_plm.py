@@ -3,7 +3,9 @@
   python -m msfml_jax.plm.posttrain --config=configs/semeval_plm.py --output=runs/plm_semeval
   python -m msfml_jax.main --config=configs/semeval_plm.py --config.plm.model=runs/plm_semeval \
       --workdir=runs/semeval_plm
-config.plm.model defaults to the MiniLM checkpoint under data_dir (not post-trained).
+config.plm.model defaults to the MiniLM checkpoint under data_dir (not post-trained). The
+schedule, dropouts and averaging are configs/semeval.py's, except word dropout, which drops
+GloVe word ids and has nothing to drop in PLM vectors.
 """
 
 import importlib.util
@@ -24,6 +26,7 @@ def _sibling(name: str):
 def get_config():
   c = _sibling("semeval").get_config()
   c.model.word_input = "plm"
+  c.model.word_dropout = 0.0  # configs/semeval.py's 0.04 acts on GloVe ids only
   c.plm = pipeline.plm_config("plm/all-MiniLM-L6-v2")
   c.plm.posttrain.max_length = 128   # longest SemEval record: 99 words
   return c
