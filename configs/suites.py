@@ -147,11 +147,28 @@ PUBMED_FOLDS = (0, 1, 2, 3, 4)
 PUBMED_OVERRIDES: dict[str, Any] = {"num_epochs": 4}
 
 
+def _pubmed_base(arity: str, labels: str) -> Base:
+  return Base(f"configs/pubmed.py:{arity},{labels}", PUBMED_OVERRIDES)
+
+
 def _pubmed(settings) -> list[Run]:
-  base = {setting: Base(f"configs/pubmed.py:{setting[0]},{setting[1]}", PUBMED_OVERRIDES)
-          for setting in settings}
-  return [run(f"{arity}_{labels}_fold{fold}", base[(arity, labels)], fold=fold)
+  return [run(f"{arity}_{labels}_fold{fold}", _pubmed_base(arity, labels), fold=fold)
           for arity, labels in settings for fold in PUBMED_FOLDS]
+
+
+# One change on one fold, against the `pubmed` suite's run of that fold (same seed, same 4
+# epochs): name -> ((arity, labels), fold, overrides). In every `pubmed` fold the MSGCN's
+# pooled features die to y_dead 0.55-0.65 by epoch 4. `center`: the feature triplet loss on
+# batch-centred features, SemEval's remedy under weight decay at lr 0.1-0.2 (probe
+# today_35ep_center: x_dead <= 0.30, y_dead <= 0.33), the regime configs/pubmed.py trains in.
+PUBMED_PROBES: dict[str, tuple[tuple[str, str], int, dict[str, Any]]] = {
+    "ternary_multi_fold0_center": (("ternary", "multi"), 0, {"loss.feature_centering": "batch"}),
+}
+
+
+def _pubmed_probe() -> list[Run]:
+  return [run(name, _pubmed_base(*setting), change, fold=fold)
+          for name, (setting, fold, change) in PUBMED_PROBES.items()]
 
 
 # --- Regime probes (issue 14, item 2): 8-epoch SemEval runs, each change against today's -------
@@ -424,6 +441,7 @@ SUITES = {
     "semeval_ablation": _ablation,      # Table 6 (SemEval column), seeds 1-3
     "pubmed": lambda: _pubmed(PUBMED_MULTI_CLASS),            # Table 2, multi-class, 5 folds
     "pubmed_binary_class": lambda: _pubmed(PUBMED_BINARY_CLASS),  # Table 2, binary-class
+    "pubmed_probe": _pubmed_probe,      # one change on one PubMed fold against `pubmed`
     "semeval_paper": _paper,            # the README's command, and its candidate changes
     "semeval_late": _late,              # forks of a semeval_paper run late in its schedule
     "semeval_sweep": _sweep,            # Fig. 7 (SemEval panel)

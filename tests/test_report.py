@@ -38,6 +38,9 @@ Hand-written text before.
 stale text
 <!-- report:pubmed end -->
 
+<!-- report:pubmed_probe begin -->
+<!-- report:pubmed_probe end -->
+
 <!-- report:semeval_paper begin -->
 <!-- report:semeval_paper end -->
 
@@ -106,10 +109,12 @@ def tree(tmp_path) -> pathlib.Path:
             {"model.mscnn": "none", "seed": seed}, {"macro_f1": f1},
             dead=[(1.0, 0.2), (1.0, 0.4)])
   # PubMed: the best-on-dev epoch's test metrics count, not the last epoch's.
-  for fold, acc, single in ((0, 90.0, 85.0), (1, 92.0, 87.0)):
+  for fold, acc, single, dead in ((0, 90.0, 85.0, [(0.01, 0.2), (0.02, 0.3)]),
+                                   (1, 92.0, 87.0, [(0.0, 0.6), (0.01, 0.5)])):
     add_run(root, "pubmed", f"ternary_multi_fold{fold}", "configs/pubmed.py:ternary,multi",
             {"data.fold": fold}, {"accuracy": 50.0, "accuracy_single": 50.0},
-            best_test={"accuracy": acc, "accuracy_single": single, "accuracy_cross": 95.0})
+            best_test={"accuracy": acc, "accuracy_single": single, "accuracy_cross": 95.0},
+            dead=dead)
   add_run(root, "semeval_paper", "semeval", "configs/semeval.py", {},
           {"macro_f1": 83.25, "aggcn_macro_f1": 84.5}, dead=[(0.2, 0.3)], wall=600.0,
           total_wall=3600.0)
@@ -144,9 +149,10 @@ def test_tables_from_a_synthetic_tree(tree, tmp_path):
   assert "| M2 w/o MSGCN | 0 | — | — | — | — | — | — | 85.3 | -1.10 |" in ablation
 
   pubmed = _section(text, "pubmed")
+  # Fold 1 kills more of its MSGCN (0.6) than fold 0 (0.3): the table shows the worst.
   assert "| ternary, multi-class | 2 | 0, 1 | 91.00 ± 1.41 | 84.6 | 86.00 ± 1.41 | — | " \
-      "95.00 ± 0.00 |" in pubmed
-  assert "| binary, binary-class | 0 | — | — | 87.5 | — | 87.7 | — |" in pubmed
+      "95.00 ± 0.00 | 0.02 | 0.60 |" in pubmed
+  assert "| binary, binary-class | 0 | — | — | 87.5 | — | 87.7 | — | — | — |" in pubmed
   assert "share identical records" in pubmed
 
   paper_run = _section(text, "semeval_paper")
@@ -267,6 +273,37 @@ def test_probe_and_branch_death_sections(tmp_path):
   assert "`python tools/diagnose_branches.py --config=x`" in death_table
   (death / "lr05.command.txt").unlink()
   with pytest.raises(ValueError, match="command.txt is missing"):
+    report.report(root, doc, tmp_path / "figures")
+
+
+def test_pubmed_probe_section_sets_each_probe_beside_its_baseline_fold(tmp_path):
+  root = tmp_path / "results"
+  probe = {r.name: r for r in suites.get_suite("pubmed_probe")}["ternary_multi_fold0_center"]
+  base = {r.name: r for r in suites.get_suite("pubmed")}["ternary_multi_fold0"]
+  for suite, run, acc, epochs in (
+      ("pubmed_probe", probe, 88.0, [(70.0, 75.0, 0.01, 0.1), (80.0, 88.0, 0.02, 0.2)]),
+      ("pubmed", base, 86.5, [(74.5, 76.5, 0.0, 0.2), (85.0, 86.5, 0.0, 0.6)])):
+    add_run(root, suite, run.name, run.config, run.all_overrides(), {"accuracy": acc},
+            best_test={"accuracy": acc})
+    lines = []
+    for e, (dev, test, x, y) in enumerate(epochs, 1):
+      lines += [{"step": e, "epoch": e, "split": "train_epoch",
+                 "metrics": {"x_dead": x, "y_dead": y}},
+                {"step": e, "epoch": e, "split": "dev", "metrics": {"accuracy": dev}},
+                {"step": e, "epoch": e, "split": "test", "metrics": {"accuracy": test}}]
+    (root / suite / run.name / "metrics.jsonl").write_text(
+        "".join(json.dumps(l) + "\n" for l in lines))
+  doc = tmp_path / "results.md"
+  doc.write_text(DOC)
+  report.report(root, doc, tmp_path / "figures")
+  section = _section(doc.read_text(), "pubmed_probe")
+  assert ("| ternary_multi_fold0_center | `loss.feature_centering=batch` | 88.00 | 70.00 80.00 | "
+          "75.00 88.00 | 0.01 0.02 | 0.10 0.20 |") in section
+  assert ("| baseline: pubmed/ternary_multi_fold0 | — | 86.50 | 74.50 85.00 | 76.50 86.50 | "
+          "0.00 0.00 | 0.20 0.60 |") in section
+  (root / "pubmed" / base.name / "results.json").unlink()
+  (root / "pubmed" / base.name / "command.txt").unlink()
+  with pytest.raises(ValueError, match="pubmed/ternary_multi_fold0, which results/ lacks"):
     report.report(root, doc, tmp_path / "figures")
 
 

@@ -59,6 +59,12 @@ def test_suites_declare_the_issue_runs():
   binary_class = suites.get_suite("pubmed_binary_class")
   assert {reproduce.expected_config(suites, r)["data"]["label_set"] for r in binary_class} == {
       "binary"}
+  # A PubMed probe differs from the `pubmed` run of its fold in its change alone.
+  probe = {r.name: r for r in suites.get_suite("pubmed_probe")}["ternary_multi_fold0_center"]
+  probe_config = reproduce.flatten(reproduce.expected_config(suites, probe))
+  base_config = reproduce.flatten(reproduce.expected_config(suites, pubmed["ternary_multi_fold0"]))
+  assert {k for k in probe_config if probe_config[k] != base_config.get(k)} == {
+      "loss.feature_centering"}
 
   sweep = [reproduce.expected_config(suites, r) for r in suites.get_suite("semeval_sweep")]
   points = [(c["loss"]["alpha"], c["loss"]["beta"]) for c in sweep]

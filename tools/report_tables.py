@@ -264,10 +264,12 @@ def pubmed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
                  fmt_mean_std(metric_values(runs, "accuracy")), fmt(published.get("cross"), 1),
                  fmt_mean_std(metric_values(runs, "accuracy_single")),
                  fmt(published.get("single"), 1),
-                 fmt_mean_std(metric_values(runs, "accuracy_cross"))])
+                 fmt_mean_std(metric_values(runs, "accuracy_cross")),
+                 fmt(worst([max_dead(e, "x_dead") for e in runs])),
+                 fmt(worst([max_dead(e, "y_dead") for e in runs]))])
   header = ["setting", "folds", "fold ids", "Cross: all test records", f"paper Cross ({source})",
             "Single: single-sentence records", f"paper Single ({source})",
-            "multi-sentence records only"]
+            "multi-sentence records only", "max x_dead", "max y_dead"]
   notes = ("Test accuracy of each fold's best-on-dev epoch (dev: records held out of the "
            "training folds), mean ± sample std over folds. The paper's \"Cross\" is the "
            "accuracy on all records and \"Single\" on single-sentence ones (its multi-class "
@@ -276,8 +278,43 @@ def pubmed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
            "record occurs in a training fold and in the test fold; see "
            "`../shared/data/README.md`), as in every published number on this data, so "
            "scores above the paper's are expected and are not evidence of a better model. "
-           "Commands: the runs table.")
-  return table(header, rows, "llrrrrrr") + "\n\n" + notes
+           "max x_dead / y_dead: the largest epoch-mean fraction of dead MSCNN / MSGCN "
+           "features in any fold and epoch. Commands: the runs table.")
+  return table(header, rows, "llrrrrrrrr") + "\n\n" + notes
+
+
+def pubmed_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """`pubmed_probe`: one change on one fold, epoch by epoch against the `pubmed` suite's run
+  of the same setting and fold (its baseline)."""
+  suite = "pubmed_probe"
+  probes = in_suite(entries, suite)
+  if not probes:
+    return no_runs(suite)
+  declared = getattr(context["suites"], "PUBMED_PROBES", {})
+  by_path = {f"{e.suite}/{e.name}": e for e in entries}
+  rows = []
+  for e in probes:
+    (arity, labels), fold, _ = declared[e.name]
+    base_path = f"pubmed/{arity}_{labels}_fold{fold}"
+    base = by_path.get(base_path)
+    if base is None:
+      raise ValueError(f"results/{suite}/{e.name} is measured against {base_path}, which "
+                       f"results/ lacks (python tools/reproduce.py --suite=pubmed)")
+    for label, run in ((e.name, e), (f"baseline: {base_path}", base)):
+      rows.append([label, _changes(e, base) if run is e else DASH,
+                   fmt(test_metrics(run).get("accuracy")),
+                   _trajectory(_per_epoch(run, "dev", "accuracy")),
+                   _trajectory(_per_epoch(run, "test", "accuracy")),
+                   _trajectory(_per_epoch(run, "train_epoch", "x_dead")),
+                   _trajectory(_per_epoch(run, "train_epoch", "y_dead"))])
+  header = ["run", "change against the baseline", "test accuracy (best-on-dev epoch)",
+            "dev accuracy by epoch", "test accuracy by epoch", "x_dead by epoch",
+            "y_dead by epoch"]
+  notes = ("Each probe is followed by its baseline, the `pubmed` run of the same setting and "
+           "fold with the same seed and epochs (`PUBMED_PROBES` in configs/suites.py). "
+           "x_dead / y_dead: train-epoch means. The dev split is 200 records, so one record "
+           "moves its accuracy by 0.5. Commands: the runs table.")
+  return table(header, rows, "llrllll") + "\n\n" + notes
 
 
 def paper_run_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
@@ -575,6 +612,7 @@ SECTIONS: dict[str, Callable[[Sequence[Entry], Mapping[str, Any]], str]] = {
     "branch_death": branch_death_section,
     "ablation": ablation_section,
     "pubmed": pubmed_section,
+    "pubmed_probe": pubmed_probe_section,
     "semeval_paper": paper_run_section,
     "semeval_late": fork_section,
     "semeval_sweep": sweep_section,
