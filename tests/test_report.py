@@ -288,7 +288,7 @@ def test_pubmed_probe_section_sets_each_probe_beside_its_baseline_fold(tmp_path)
     lines = []
     for e, (dev, test, x, y) in enumerate(epochs, 1):
       lines += [{"step": e, "epoch": e, "split": "train_epoch",
-                 "metrics": {"x_dead": x, "y_dead": y}},
+                 "metrics": {"x_dead": x, "y_dead": y, "rep": 2.0 - x * 10}},
                 {"step": e, "epoch": e, "split": "dev", "metrics": {"accuracy": dev}},
                 {"step": e, "epoch": e, "split": "test", "metrics": {"accuracy": test}}]
     (root / suite / run.name / "metrics.jsonl").write_text(
@@ -298,9 +298,9 @@ def test_pubmed_probe_section_sets_each_probe_beside_its_baseline_fold(tmp_path)
   report.report(root, doc, tmp_path / "figures")
   section = _section(doc.read_text(), "pubmed_probe")
   assert ("| ternary_multi_fold0_center | `loss.feature_centering=batch` | 88.00 | 70.00 80.00 | "
-          "75.00 88.00 | 0.01 0.02 | 0.10 0.20 |") in section
+          "75.00 88.00 | 0.01 0.02 | 0.10 0.20 | 1.90 1.80 |") in section
   assert ("| baseline: pubmed/ternary_multi_fold0 | — | 86.50 | 74.50 85.00 | 76.50 86.50 | "
-          "0.00 0.00 | 0.20 0.60 |") in section
+          "0.00 0.00 | 0.20 0.60 | 2.00 2.00 |") in section
   (root / "pubmed" / base.name / "results.json").unlink()
   (root / "pubmed" / base.name / "command.txt").unlink()
   with pytest.raises(ValueError, match="pubmed/ternary_multi_fold0, which results/ lacks"):
