@@ -133,6 +133,14 @@ def _section(text: str, name: str) -> str:
   return text.split(f"<!-- report:{name} begin -->\n")[1].split(f"<!-- report:{name} end -->")[0]
 
 
+def _reported_section(root: pathlib.Path, tmp_path: pathlib.Path, name: str) -> str:
+  """Section `name` of the document tools/report.py writes from the results tree `root`."""
+  doc = tmp_path / "results.md"
+  doc.write_text(DOC)
+  report.report(root, doc, tmp_path / "figures")
+  return _section(doc.read_text(), name)
+
+
 def test_tables_from_a_synthetic_tree(tree, tmp_path):
   doc = tmp_path / "results.md"
   doc.write_text(DOC)
@@ -293,10 +301,7 @@ def test_pubmed_probe_section_sets_each_probe_beside_its_baseline_fold(tmp_path)
                 {"step": e, "epoch": e, "split": "test", "metrics": {"accuracy": test}}]
     (root / suite / run.name / "metrics.jsonl").write_text(
         "".join(json.dumps(l) + "\n" for l in lines))
-  doc = tmp_path / "results.md"
-  doc.write_text(DOC)
-  report.report(root, doc, tmp_path / "figures")
-  section = _section(doc.read_text(), "pubmed_probe")
+  section = _reported_section(root, tmp_path, "pubmed_probe")
   assert ("| ternary_multi_fold0_center | `loss.feature_centering=batch` | 88.00 | 70.00 80.00 | "
           "75.00 88.00 | 0.01 0.02 | 0.10 0.20 | 1.90 1.80 |") in section
   assert ("| baseline: pubmed/ternary_multi_fold0 | — | 86.50 | 74.50 85.00 | 76.50 86.50 | "
@@ -304,7 +309,7 @@ def test_pubmed_probe_section_sets_each_probe_beside_its_baseline_fold(tmp_path)
   (root / "pubmed" / base.name / "results.json").unlink()
   (root / "pubmed" / base.name / "command.txt").unlink()
   with pytest.raises(ValueError, match="pubmed/ternary_multi_fold0, which results/ lacks"):
-    report.report(root, doc, tmp_path / "figures")
+    _reported_section(root, tmp_path, "pubmed_probe")
 
 
 def test_fork_section_compares_the_forks_epochs_with_the_parents(tmp_path):
@@ -353,10 +358,7 @@ def test_speed_section_tables_benchmark_reports(tmp_path):
       {"train_samples_per_s": 582.1, "eval_samples_per_s": 1502.8, "compile_seconds": 1.03,
        "peak_rss_mb": 1500.2}))
   (speed / "semeval_step_after.command.txt").write_text("python tools/benchmark.py\n")
-  doc = tmp_path / "results.md"
-  doc.write_text(DOC)
-  report.report(root, doc, tmp_path / "figures")
-  section = _section(doc.read_text(), "speed")
+  section = _reported_section(root, tmp_path, "speed")
   assert ("| semeval_loop_after | 566.3 | 618.0 | 0.916 | 0.239 | 13 | 20.0 | 516.1 | 2.1 | "
           "2114.4 |") in section
   assert "| semeval_step_after | 582.1 | 1502.8 | 1.0 | 1500.2 |" in section
