@@ -151,8 +151,12 @@ def _pubmed_base(arity: str, labels: str) -> Base:
   return Base(f"configs/pubmed.py:{arity},{labels}", PUBMED_OVERRIDES)
 
 
+def _pubmed_run_name(arity: str, labels: str, fold: int) -> str:
+  return f"{arity}_{labels}_fold{fold}"
+
+
 def _pubmed(settings) -> list[Run]:
-  return [run(f"{arity}_{labels}_fold{fold}", _pubmed_base(arity, labels), fold=fold)
+  return [run(_pubmed_run_name(arity, labels, fold), _pubmed_base(arity, labels), fold=fold)
           for arity, labels in settings for fold in PUBMED_FOLDS]
 
 
@@ -171,6 +175,13 @@ PUBMED_PROBES: dict[str, tuple[tuple[str, str], int, dict[str, Any]]] = {
     # ... on the fold where `pubmed` scores lowest (74.79; its dev reads 92.0).
     "ternary_multi_fold1_center": (("ternary", "multi"), 1, {"loss.feature_centering": "batch"}),
 }
+
+
+def pubmed_probe_baseline(name: str) -> str:
+  """"SUITE/RUN" of the fold run probe `name` is measured against (multi- or binary-class)."""
+  (arity, labels), fold, _ = PUBMED_PROBES[name]
+  suite = "pubmed" if (arity, labels) in PUBMED_MULTI_CLASS else "pubmed_binary_class"
+  return f"{suite}/{_pubmed_run_name(arity, labels, fold)}"
 
 
 def _pubmed_probe() -> list[Run]:

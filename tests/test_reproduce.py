@@ -65,6 +65,10 @@ def test_suites_declare_the_issue_runs():
   base_config = reproduce.flatten(reproduce.expected_config(suites, pubmed["ternary_multi_fold0"]))
   assert {k for k in probe_config if probe_config[k] != base_config.get(k)} == {
       "loss.feature_centering"}
+  assert suites.pubmed_probe_baseline(probe.name) == "pubmed/ternary_multi_fold0"
+  for name in suites.PUBMED_PROBES:   # every probe's baseline is a declared run
+    base_suite, base_run = suites.pubmed_probe_baseline(name).split("/")
+    assert base_run in {r.name for r in suites.get_suite(base_suite)}, name
 
   sweep = [reproduce.expected_config(suites, r) for r in suites.get_suite("semeval_sweep")]
   points = [(c["loss"]["alpha"], c["loss"]["beta"]) for c in sweep]

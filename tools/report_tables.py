@@ -290,16 +290,17 @@ def pubmed_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -
   probes = in_suite(entries, suite)
   if not probes:
     return no_runs(suite)
-  declared = getattr(context["suites"], "PUBMED_PROBES", {})
+  declared = context["suites"]
   by_path = {f"{e.suite}/{e.name}": e for e in entries}
   rows = []
   for e in probes:
-    (arity, labels), fold, change = declared[e.name]
-    base_path = f"pubmed/{arity}_{labels}_fold{fold}"
+    change = declared.PUBMED_PROBES[e.name][2]
+    base_path = declared.pubmed_probe_baseline(e.name)
     base = by_path.get(base_path)
     if base is None:
       raise ValueError(f"results/{suite}/{e.name} is measured against {base_path}, which "
-                       f"results/ lacks (python tools/reproduce.py --suite=pubmed)")
+                       f"results/ lacks (python tools/reproduce.py "
+                       f"--suite={base_path.split('/')[0]})")
     for label, run in ((e.name, e), (f"baseline: {base_path}", base)):
       # The declared change (the baseline's older results.json lacks fields added since).
       rows.append([label, ", ".join(f"`{k}={reproduce.format_value(v)}`"
