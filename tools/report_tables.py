@@ -303,8 +303,7 @@ def pubmed_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -
                        f"--suite={base_path.split('/')[0]})")
     for label, run in ((e.name, e), (f"baseline: {base_path}", base)):
       # The declared change (the baseline's older results.json lacks fields added since).
-      rows.append([label, ", ".join(f"`{k}={reproduce.format_value(v)}`"
-                                    for k, v in change.items()) if run is e else DASH,
+      rows.append([label, _settings(change) if run is e else DASH,
                    fmt(test_metrics(run).get("accuracy")),
                    _trajectory(_per_epoch(run, "dev", "accuracy")),
                    _trajectory(_per_epoch(run, "test", "accuracy")),
@@ -472,9 +471,13 @@ def _changes(entry: Entry, parent: Entry) -> str:
   num_epochs left out)."""
   mine, theirs = entry.flat_config, parent.flat_config
   skip = set(reproduce.ENVIRONMENT_FIELDS) | {"num_epochs"}
-  return ", ".join(f"`{k}={reproduce.format_value(mine.get(k))}`"
-                   for k in sorted(mine.keys() | theirs.keys())
-                   if k not in skip and mine.get(k) != theirs.get(k)) or DASH
+  return _settings({k: mine.get(k) for k in sorted(mine.keys() | theirs.keys())
+                    if k not in skip and mine.get(k) != theirs.get(k)})
+
+
+def _settings(settings: Mapping[str, Any]) -> str:
+  """`k=v` for each setting, as --config.k=v parses it back; DASH for none."""
+  return ", ".join(f"`{k}={reproduce.format_value(v)}`" for k, v in settings.items()) or DASH
 
 
 def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
@@ -529,8 +532,7 @@ def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   for e in runs:
     f1 = _per_epoch(e, "test", "macro_f1")
     last = e.results["final"].get("test", {})
-    change = ", ".join(f"`{k}={v}`" for k, v in probes.get(e.name, {}).items()) or "—"
-    rows.append([e.name, change, _trajectory(f1), fmt(last.get("macro_f1")),
+    rows.append([e.name, _settings(probes.get(e.name, {})), _trajectory(f1), fmt(last.get("macro_f1")),
                  fmt(last.get(AGGCN)), _trajectory(_per_epoch(e, "train_epoch", "x_dead")),
                  _trajectory(_per_epoch(e, "train_epoch", "y_dead"))])
   header = ["run", "changes against configs/semeval_fast.py at 8 epochs",
