@@ -158,9 +158,9 @@ def test_tables_from_a_synthetic_tree(tree, tmp_path):
 
   pubmed = _section(text, "pubmed")
   # Fold 1 kills more of its MSGCN (0.6) than fold 0 (0.3): the table shows the worst.
-  assert "| ternary, multi-class | 2 | 0, 1 | 91.00 ± 1.41 | 84.6 | 86.00 ± 1.41 | — | " \
+  assert "| ternary, multi-class | none | 2 | 0, 1 | 91.00 ± 1.41 | 84.6 | 86.00 ± 1.41 | — | " \
       "95.00 ± 0.00 | 0.02 | 0.60 |" in pubmed
-  assert "| binary, binary-class | 0 | — | — | 87.5 | — | 87.7 | — | — | — |" in pubmed
+  assert "| binary, binary-class | — | 0 | — | — | 87.5 | — | 87.7 | — | — | — |" in pubmed
   assert "share identical records" in pubmed
 
   paper_run = _section(text, "semeval_paper")
@@ -286,11 +286,14 @@ def test_probe_and_branch_death_sections(tmp_path):
 
 def test_pubmed_probe_section_sets_each_probe_beside_its_baseline_fold(tmp_path):
   root = tmp_path / "results"
-  probe = {r.name: r for r in suites.get_suite("pubmed_probe")}["ternary_multi_fold0_center"]
-  base = {r.name: r for r in suites.get_suite("pubmed")}["ternary_multi_fold0"]
+  probes = {r.name: r for r in suites.get_suite("pubmed_probe")}
+  bases = {r.name: r for r in suites.get_suite("pubmed")}
+  probe, base = probes["ternary_multi_fold0_center"], bases["ternary_multi_fold0"]
   for suite, run, acc, epochs in (
       ("pubmed_probe", probe, 88.0, [(70.0, 75.0, 0.01, 0.1), (80.0, 88.0, 0.02, 0.2)]),
-      ("pubmed", base, 86.5, [(74.5, 76.5, 0.0, 0.2), (85.0, 86.5, 0.0, 0.6)])):
+      ("pubmed", base, 86.5, [(74.5, 76.5, 0.0, 0.2), (85.0, 86.5, 0.0, 0.6)]),
+      ("pubmed_probe", probes["ternary_multi_fold1_center"], 80.0, [(70.0, 80.0, 0.0, 0.3)]),
+      ("pubmed", bases["ternary_multi_fold1"], 81.0, [(70.0, 81.0, 0.0, 0.5)])):
     add_run(root, suite, run.name, run.config, run.all_overrides(), {"accuracy": acc},
             best_test={"accuracy": acc})
     lines = []
@@ -306,6 +309,13 @@ def test_pubmed_probe_section_sets_each_probe_beside_its_baseline_fold(tmp_path)
           "75.00 88.00 | 0.01 0.02 | 0.10 0.20 | 1.90 1.80 |") in section
   assert ("| baseline: pubmed/ternary_multi_fold0 | — | 86.50 | 74.50 85.00 | 76.50 86.50 | "
           "0.00 0.00 | 0.20 0.60 | 2.00 2.00 |") in section
+  # Over the two folds: 88/80 against 86.5/81, paired differences +1.5 and -1.0.
+  assert ("| ternary multi-class | `loss.feature_centering=batch` | 2 | 84.00 ± 5.66 | "
+          "83.75 ± 3.89 | +0.25 ± 1.77 | 0.30 | 0.60 |") in section
+  # Table 2 shows the centred folds as a row of their own, below the suite's.
+  table2 = _reported_section(root, tmp_path, "pubmed")
+  assert "| ternary, multi-class | none | 2 | 0, 1 | 83.75 ± 3.89 |" in table2
+  assert "| ternary, multi-class | batch | 2 | 0, 1 | 84.00 ± 5.66 |" in table2
   (root / "pubmed" / base.name / "results.json").unlink()
   (root / "pubmed" / base.name / "command.txt").unlink()
   with pytest.raises(ValueError, match="pubmed/ternary_multi_fold0, which results/ lacks"):
