@@ -56,6 +56,11 @@ def test_suites_declare_the_issue_runs():
     assert (config["data"]["arity"], config["data"]["label_set"]) == (arity, "multi")
     assert config["data"]["fold"] == int(name[-1])
     assert (config["loss"]["alpha"], config["loss"]["beta"]) == (alpha, beta)
+  # configs/pubmed.py centres the feature loss; the suites' runs keep what they trained with.
+  assert suites.load_config_file("configs/pubmed.py:ternary,multi").loss.feature_centering == (
+      "batch")
+  assert {reproduce.expected_config(suites, r)["loss"]["feature_centering"]
+          for r in [*pubmed.values(), *suites.get_suite("pubmed_binary_class")]} == {"none"}
   binary_class = suites.get_suite("pubmed_binary_class")
   assert {reproduce.expected_config(suites, r)["data"]["label_set"] for r in binary_class} == {
       "binary"}
