@@ -190,6 +190,10 @@ PUBMED_PROBES: dict[str, tuple[tuple[str, str], int, dict[str, Any]]] = {
                                          {"loss.feature_centering": "batch"}) for k in (2, 3, 4)},
     **{f"binary_multi_fold{k}_center": (("binary", "multi"), k,
                                         {"loss.feature_centering": "batch"}) for k in PUBMED_FOLDS},
+    # The binary-class settings, centred now by default but not yet run so (not started).
+    **{f"{arity}_binary_fold{k}_center": ((arity, "binary"), k,
+                                          {"loss.feature_centering": "batch"})
+       for arity in ("ternary", "binary") for k in PUBMED_FOLDS},
 }
 
 

@@ -249,7 +249,7 @@ def ablation_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> st
 _CENTRING = "loss.feature_centering"
 
 
-def pubmed_table_runs(entries: Sequence[Entry], declared: Any) -> list[Entry]:
+def _pubmed_table_runs(entries: Sequence[Entry], declared: Any) -> list[Entry]:
   """Table 2's runs: the `pubmed` suites', and the `pubmed_probe` runs whose only change is
   the feature loss's centring (Table 2's folds with the other reading of that switch)."""
   probes = getattr(declared, "PUBMED_PROBES", {})
@@ -279,18 +279,18 @@ def _pubmed_row(setting: str, centring: str, runs: Sequence[Entry],
 def pubmed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   """Table 2 analog: Cross (all records) and Single accuracy per setting (and feature-loss
   centring) over the folds."""
-  entries = pubmed_table_runs(entries, context["suites"])
+  entries = _pubmed_table_runs(entries, context["suites"])
   if not entries:
     return no_runs("pubmed")
   source = paper.PUBMED_ACCURACY_SOURCE
-  group = _pubmed_group
   rows = []
   for (arity, labels), published in paper.PUBMED_ACCURACY.items():
     # Uncentred (the suites') first; a setting without runs keeps its row.
-    centrings = sorted({group(e)[2] for e in entries if group(e)[:2] == (arity, labels)},
+    centrings = sorted({_pubmed_group(e)[2] for e in entries
+                        if _pubmed_group(e)[:2] == (arity, labels)},
                        key=lambda c: c != "none") or [DASH]
     for centring in centrings:
-      runs = [e for e in entries if group(e) == (arity, labels, centring)]
+      runs = [e for e in entries if _pubmed_group(e) == (arity, labels, centring)]
       rows.append(_pubmed_row(f"{arity}, {labels}-class", centring, runs, published))
   header = ["setting", "feature loss centring", "folds", "fold ids", "Cross: all test records",
             f"paper Cross ({source})",
