@@ -12,7 +12,8 @@ metrics.jsonl and command.txt. Each generated section of docs/results.md lies be
 and everything between those lines is replaced; the rest of the file is left as written.
 The sections (`report_tables.SECTIONS`: ablation, pubmed, pubmed_probe, semeval_paper, semeval_late, semeval_sweep with
 docs/figures/semeval_sweep.png, semeval_probe, branch_death, speed, runs) are built in
-tools/report_tables.py; this file renders the document and the figures.
+tools/report_tables.py (the PubMed ones in report_pubmed.py, on report_common.py's reading
+and formatting); this file renders the document and the figures.
 """
 
 from __future__ import annotations

@@ -1,16 +1,12 @@
 """The tables of docs/results.md, one function per section, from the run summaries in results/.
 
-`tools/report.py` writes them between the document's markers. Numbers are means ± sample
-standard deviations (n − 1) over seeds or folds; the paper's numbers come from
-`msfml_jax/paper.py`. No number in these tables is typed by hand.
-
-Which test score a run contributes: with a dev split (PubMed, TACRED) the test metrics of the
-best-on-dev epoch; without one (SemEval, as in the paper) the last epoch's.
+`tools/report.py` writes them between the document's markers (`SECTIONS`). The paper's numbers
+come from `msfml_jax/paper.py`. No number in these tables is typed by hand. Shared reading and
+formatting: report_common.py; the PubMed sections: report_pubmed.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pathlib
 import statistics
@@ -20,173 +16,16 @@ from typing import Any, Callable, Mapping, Sequence
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
-from msfml_jax import paper  # pylint: disable=wrong-import-position
-import reproduce  # pylint: disable=wrong-import-position
+# pylint: disable=wrong-import-position
+from msfml_jax import paper
+import reproduce
+from report_common import (AGGCN, DASH, Entry, fmt, fmt_mean_std, fmt_signed, in_suite,
+                           main_metric, max_dead, metric_values, no_runs, per_epoch, read_jsonl,
+                           read_results, run_wall, settings_text, table, test_metrics, trajectory,
+                           worst)
+from report_pubmed import pubmed_probe_section, pubmed_section
 
-DASH = "—"
-AGGCN = "aggcn_macro_f1"
-
-
-# --- Reading results/ --------------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class Entry:
-  """One run's summaries: results/<suite>/<name>/."""
-  suite: str
-  name: str
-  results: dict[str, Any]
-  rows: list[dict[str, Any]]   # metrics.jsonl
-  command: str
-
-  @property
-  def config(self) -> dict[str, Any]:
-    return self.results["config"]
-
-  @property
-  def flat_config(self) -> dict[str, Any]:
-    return reproduce.flatten(self.config)
-
-
-def _read_jsonl(path: pathlib.Path) -> list[dict[str, Any]]:
-  rows = []
-  for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-    if line.strip():
-      try:
-        rows.append(json.loads(line))
-      except json.JSONDecodeError as e:
-        raise ValueError(f"{path}:{n}: not a JSON line ({e})") from e
-  return rows
-
-
-def read_entry(folder: pathlib.Path) -> Entry:
-  """results/<suite>/<run>/ as an Entry; a missing or malformed summary is an error."""
-  suite, name = folder.parent.name, folder.name
-  hint = f"collect it with: python tools/reproduce.py --suite={suite} --collect_only"
-  paths = {f: folder / f for f in ("results.json", reproduce.COMMAND_FILE)}
-  for path in paths.values():
-    if not path.is_file():
-      raise ValueError(f"{path} is missing ({hint})")
-  try:
-    results = json.loads(paths["results.json"].read_text(encoding="utf-8"))
-  except json.JSONDecodeError as e:
-    raise ValueError(f"{paths['results.json']}: not valid JSON ({e})") from e
-  for field in ("final", "config"):
-    if field not in results:
-      raise ValueError(f"{paths['results.json']}: no {field!r} field (not a finished run?)")
-  metrics = folder / "metrics.jsonl"
-  rows = _read_jsonl(metrics) if metrics.is_file() else []
-  command = paths[reproduce.COMMAND_FILE].read_text(encoding="utf-8").strip()
-  return Entry(suite, name, results, rows, command)
-
-
-def read_results(results_dir: pathlib.Path) -> list[Entry]:
-  """Every results/<suite>/<run>/ that holds a results.json or a command.txt, sorted."""
-  if not results_dir.is_dir():
-    return []
-  folders = {p.parent for pattern in ("*/*/results.json", f"*/*/{reproduce.COMMAND_FILE}")
-             for p in results_dir.glob(pattern)}
-  return [read_entry(f) for f in sorted(folders)]
-
-
-# --- Numbers -----------------------------------------------------------------------------------
-
-def test_metrics(entry: Entry) -> dict[str, float]:
-  """The test score the run reports: best-on-dev epoch with a dev split, else the last."""
-  best = entry.results.get("best") or {}
-  if best.get("split") == "dev" and "test" in best.get("metrics", {}):
-    return best["metrics"]["test"]
-  return entry.results["final"].get("test", {})
-
-
-def main_metric(entry: Entry) -> str:
-  """The run's selection metric, as the training loop recorded it."""
-  metric = (entry.results.get("best") or {}).get("metric")
-  if metric:
-    return metric
-  return next((m for m in ("macro_f1", "micro_f1", "accuracy")
-               if m in entry.results["final"].get("test", {})), "accuracy")
-
-
-_BRANCH = {"x_dead": "model.mscnn", "y_dead": "model.msgcn"}
-
-
-def max_dead(entry: Entry, key: str) -> float | str | None:
-  """Max over epochs of the epoch-mean `key` (x_dead / y_dead); "removed" without the branch."""
-  if entry.flat_config.get(_BRANCH[key]) == "none":
-    return "removed"
-  values = [r["metrics"][key] for r in entry.rows
-            if r.get("split") == "train_epoch" and key in r.get("metrics", {})]
-  return max(values) if values else None
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
-  """Mean and sample standard deviation (n - 1; None for one value)."""
-  mean = statistics.fmean(values)
-  return mean, (statistics.stdev(values) if len(values) > 1 else None)
-
-
-def fmt(value: Any, digits: int = 2) -> str:
-  if value is None:
-    return DASH
-  if isinstance(value, str):
-    return value
-  return f"{value:.{digits}f}"
-
-
-def fmt_signed(value: float | None) -> str:
-  return DASH if value is None else f"{value:+.2f}"
-
-
-def fmt_mean_std(values: Sequence[float], signed: bool = False) -> str:
-  """'80.20 ± 0.35' (n > 1), '80.20' (n = 1), '—' (none)."""
-  if not values:
-    return DASH
-  mean, std = mean_std(values)
-  text = fmt_signed(mean) if signed else fmt(mean)
-  return text if std is None else f"{text} ± {std:.2f}"
-
-
-def worst(values: Sequence[Any]) -> Any:
-  """The largest of numbers; "removed" when every value is; None when there is nothing."""
-  numbers = [v for v in values if isinstance(v, (int, float))]
-  if numbers:
-    return max(numbers)
-  return "removed" if values and all(v == "removed" for v in values) else None
-
-
-def fmt_wall(seconds: float | None) -> str:
-  if seconds is None:
-    return DASH
-  return f"{seconds:,.0f} s" + (f" ({seconds / 60:.0f} min)" if seconds >= 60 else "")
-
-
-def run_wall(entry: Entry) -> str:
-  """The run's wall time over all its invocations; "*" marks a last-invocation-only figure."""
-  total = entry.results.get("total_wall_seconds")
-  if total is not None:
-    return fmt_wall(total)
-  last = entry.results.get("wall_seconds")
-  return DASH if last is None else fmt_wall(last) + " *"
-
-
-def metric_values(entries: Sequence[Entry], metric: str) -> list[float]:
-  return [test_metrics(e)[metric] for e in entries if metric in test_metrics(e)]
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
-  """A Markdown table; `align` is one character per column: l (default) or r."""
-  marks = ["---:" if a == "r" else "---" for a in align.ljust(len(header), "l")]
-  lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
-  lines += ["| " + " | ".join(row) + " |" for row in rows]
-  return "\n".join(lines)
-
-
-def no_runs(suite: str) -> str:
-  return f"_No runs yet: `python tools/reproduce.py --suite={suite}`._"
-
-
-def in_suite(entries: Sequence[Entry], *suites: str) -> list[Entry]:
-  return [e for e in entries if e.suite in suites]
+__all__ = ["SECTIONS", "Entry", "in_suite", "metric_values", "read_results", "sweep_points"]
 
 
 # --- Sections ----------------------------------------------------------------------------------
@@ -244,138 +83,6 @@ def ablation_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> st
            f"paper's numbers use GloVe 840B-300d and 150 epochs. Commands: the runs table "
            f"(results/{suite}/*/command.txt).")
   return table(header, rows, "lrrrrrrrrr") + "\n\n" + notes
-
-
-_CENTRING = "loss.feature_centering"
-
-
-def _pubmed_table_runs(entries: Sequence[Entry], declared: Any) -> list[Entry]:
-  """Table 2's runs: the `pubmed` suites', and the `pubmed_probe` runs whose only change is
-  the feature loss's centring (Table 2's folds with the other reading of that switch)."""
-  probes = getattr(declared, "PUBMED_PROBES", {})
-  return (in_suite(entries, "pubmed", "pubmed_binary_class")
-          + [e for e in in_suite(entries, "pubmed_probe")
-             if set(probes.get(e.name, ((), 0, {}))[2]) == {_CENTRING}])
-
-
-def _pubmed_group(e: Entry) -> tuple[str, str, str]:
-  """(arity, label set, feature-loss centring) of a PubMed run."""
-  return (e.config["data"]["arity"], e.config["data"]["label_set"],
-          str(e.flat_config.get(_CENTRING)))
-
-
-def _pubmed_row(setting: str, centring: str, runs: Sequence[Entry],
-                published: Mapping[str, float]) -> list[str]:
-  """One Table 2 row: the folds of `runs`, their accuracies and the paper's beside them."""
-  folds = sorted(e.config["data"]["fold"] for e in runs)
-  return [setting, centring, str(len(runs)), ", ".join(str(f) for f in folds) or DASH,
-          fmt_mean_std(metric_values(runs, "accuracy")), fmt(published.get("cross"), 1),
-          fmt_mean_std(metric_values(runs, "accuracy_single")), fmt(published.get("single"), 1),
-          fmt_mean_std(metric_values(runs, "accuracy_cross")),
-          fmt(worst([max_dead(e, "x_dead") for e in runs])),
-          fmt(worst([max_dead(e, "y_dead") for e in runs]))]
-
-
-def pubmed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
-  """Table 2 analog: Cross (all records) and Single accuracy per setting (and feature-loss
-  centring) over the folds."""
-  entries = _pubmed_table_runs(entries, context["suites"])
-  if not entries:
-    return no_runs("pubmed")
-  source = paper.PUBMED_ACCURACY_SOURCE
-  rows = []
-  for (arity, labels), published in paper.PUBMED_ACCURACY.items():
-    # Uncentred (the suites') first; a setting without runs keeps its row.
-    centrings = sorted({_pubmed_group(e)[2] for e in entries
-                        if _pubmed_group(e)[:2] == (arity, labels)},
-                       key=lambda c: c != "none") or [DASH]
-    for centring in centrings:
-      runs = [e for e in entries if _pubmed_group(e) == (arity, labels, centring)]
-      rows.append(_pubmed_row(f"{arity}, {labels}-class", centring, runs, published))
-  header = ["setting", "feature loss centring", "folds", "fold ids", "Cross: all test records",
-            f"paper Cross ({source})",
-            "Single: single-sentence records", f"paper Single ({source})",
-            "multi-sentence records only", "max x_dead", "max y_dead"]
-  notes = ("Test accuracy of each fold's best-on-dev epoch (dev: records held out of the "
-           "training folds), mean ± sample std over folds. The paper's \"Cross\" is the "
-           "accuracy on all records and \"Single\" on single-sentence ones (its multi-class "
-           "columns give Cross only); our Single scores the model trained on all records on "
-           "the single-sentence test records. **The folds share identical records** (the same "
-           "record occurs in a training fold and in the test fold; see "
-           "`../shared/data/README.md`), as in every published number on this data, so "
-           "scores above the paper's are expected and are not evidence of a better model. "
-           "max x_dead / y_dead: the largest epoch-mean fraction of dead MSCNN / MSGCN "
-           "features in any fold and epoch. Feature loss centring: `loss.feature_centering` "
-           "(`none`: the `pubmed` suites; `batch`: the `pubmed_probe` runs of those folds). "
-           "Commands: the runs table.")
-  return table(header, rows, "lllrrrrrrrr") + "\n\n" + notes
-
-
-def _pubmed_probe_pairs(entries: Sequence[Entry], declared: Any) -> list[tuple[Entry, Entry]]:
-  """(probe, its baseline) for every `pubmed_probe` run in results/."""
-  by_path = {f"{e.suite}/{e.name}": e for e in entries}
-  pairs = []
-  for e in in_suite(entries, "pubmed_probe"):
-    base_path = declared.pubmed_probe_baseline(e.name)
-    if base_path not in by_path:
-      raise ValueError(f"results/pubmed_probe/{e.name} is measured against {base_path}, which "
-                       f"results/ lacks (python tools/reproduce.py "
-                       f"--suite={base_path.split('/')[0]})")
-    pairs.append((e, by_path[base_path]))
-  return pairs
-
-
-def _pubmed_probe_summary(pairs: Sequence[tuple[Entry, Entry]], declared: Any) -> str:
-  """One row per (setting, change) over its folds: the probe's and the baseline's best-on-dev
-  test accuracy, their paired difference and the worst y_dead of either."""
-  groups: dict[tuple[str, str], list[tuple[Entry, Entry]]] = {}
-  for probe, base in pairs:
-    (arity, labels), _, change = declared.PUBMED_PROBES[probe.name]
-    groups.setdefault((f"{arity} {labels}-class", _settings(change)), []).append((probe, base))
-  rows = []
-  for (setting, change), group in groups.items():
-    acc = [[test_metrics(run)["accuracy"] for run in pair] for pair in group]
-    rows.append([setting, change, str(len(group)), fmt_mean_std([a for a, _ in acc]),
-                 fmt_mean_std([b for _, b in acc]), fmt_mean_std([a - b for a, b in acc], True),
-                 fmt(worst([max_dead(p, "y_dead") for p, _ in group])),
-                 fmt(worst([max_dead(b, "y_dead") for _, b in group]))])
-  header = ["setting", "change", "folds", "test accuracy with the change",
-            "baseline", "difference (paired by fold)", "max y_dead with the change",
-            "baseline max y_dead"]
-  return table(header, rows, "llrrrrrr")
-
-
-def pubmed_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
-  """`pubmed_probe`: one change on one fold, epoch by epoch against the `pubmed` suite's run
-  of the same setting and fold (its baseline), and a summary over the folds."""
-  declared = context["suites"]
-  pairs = _pubmed_probe_pairs(entries, declared)
-  if not pairs:
-    return no_runs("pubmed_probe")
-  rows = []
-  for e, base in pairs:
-    change = declared.PUBMED_PROBES[e.name][2]
-    for label, run in ((e.name, e), (f"baseline: {base.suite}/{base.name}", base)):
-      # The declared change (the baseline's older results.json lacks fields added since).
-      rows.append([label, _settings(change) if run is e else DASH,
-                   fmt(test_metrics(run).get("accuracy")),
-                   _trajectory(_per_epoch(run, "dev", "accuracy")),
-                   _trajectory(_per_epoch(run, "test", "accuracy")),
-                   _trajectory(_per_epoch(run, "train_epoch", "x_dead")),
-                   _trajectory(_per_epoch(run, "train_epoch", "y_dead")),
-                   _trajectory(_per_epoch(run, "train_epoch", "rep"))])
-  header = ["run", "change against the baseline", "test accuracy (best-on-dev epoch)",
-            "dev accuracy by epoch", "test accuracy by epoch", "x_dead by epoch",
-            "y_dead by epoch", "feature triplet loss `rep` by epoch"]
-  notes = ("Each probe is followed by its baseline, the `pubmed` run of the same setting and "
-           "fold with the same seed and epochs (`PUBMED_PROBES` in configs/suites.py). "
-           "x_dead / y_dead / rep: train-epoch means (`rep` near 2·m2 = 2 is the feature "
-           "loss's trivial value, where it trains nothing). The dev split is 200 records, so "
-           "one record moves its accuracy by 0.5. Commands: the runs table.")
-  summary = ("Over the folds (test accuracy at each run's best-on-dev epoch, mean ± std "
-             "over folds; max y_dead: the worst epoch of any fold):\n\n"
-             + _pubmed_probe_summary(pairs, declared))
-  return "\n\n".join([table(header, rows, "llrlllll"), notes, summary])
 
 
 def paper_run_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
@@ -504,22 +211,13 @@ def runs_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   return table(header, rows, "llrrrrrrl") + "\n\n" + _WALL_NOTE
 
 
-def _per_epoch(entry: Entry, split: str, key: str) -> dict[int, float]:
-  return {r["epoch"]: r["metrics"][key] for r in entry.rows
-          if r.get("split") == split and key in r.get("metrics", {})}
-
-
-def _trajectory(values: Mapping[int, float]) -> str:
-  return " ".join(f"{values[e]:.2f}" for e in sorted(values)) if values else DASH
-
-
 def _mean(values: Sequence[float]) -> float | None:
   return statistics.fmean(values) if values else None
 
 
 def _over(entry: Entry, split: str, key: str, epochs: Sequence[int]) -> list[float]:
   """`key` of the entry's `split` lines of those epochs (the ones it has)."""
-  values = _per_epoch(entry, split, key)
+  values = per_epoch(entry, split, key)
   return [values[ep] for ep in epochs if ep in values]
 
 
@@ -528,13 +226,8 @@ def _changes(entry: Entry, parent: Entry) -> str:
   num_epochs left out)."""
   mine, theirs = entry.flat_config, parent.flat_config
   skip = set(reproduce.ENVIRONMENT_FIELDS) | {"num_epochs"}
-  return _settings({k: mine.get(k) for k in sorted(mine.keys() | theirs.keys())
+  return settings_text({k: mine.get(k) for k in sorted(mine.keys() | theirs.keys())
                     if k not in skip and mine.get(k) != theirs.get(k)})
-
-
-def _settings(settings: Mapping[str, Any]) -> str:
-  """`k=v` for each setting, as --config.k=v parses it back; DASH for none."""
-  return ", ".join(f"`{k}={reproduce.format_value(v)}`" for k, v in settings.items()) or DASH
 
 
 def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
@@ -553,7 +246,7 @@ def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
     if parent is None:
       raise ValueError(f"results/{suite}/{e.name} forks {parent_path}, which results/ lacks")
     start = max(r["epoch"] for r in parent.rows if r["step"] <= step)
-    epochs = sorted(ep for ep in _per_epoch(e, "test", "macro_f1") if ep > start)
+    epochs = sorted(ep for ep in per_epoch(e, "test", "macro_f1") if ep > start)
     trained = range(start + 1, e.results["epochs"] + 1)  # every epoch the fork trained
     fork_f1 = _mean(_over(e, "test", "macro_f1", epochs))
     parent_f1 = _mean(_over(parent, "test", "macro_f1", epochs))
@@ -587,11 +280,11 @@ def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   probes = getattr(context["suites"], "PROBES", {})
   rows = []
   for e in runs:
-    f1 = _per_epoch(e, "test", "macro_f1")
+    f1 = per_epoch(e, "test", "macro_f1")
     last = e.results["final"].get("test", {})
-    rows.append([e.name, _settings(probes.get(e.name, {})), _trajectory(f1), fmt(last.get("macro_f1")),
-                 fmt(last.get(AGGCN)), _trajectory(_per_epoch(e, "train_epoch", "x_dead")),
-                 _trajectory(_per_epoch(e, "train_epoch", "y_dead"))])
+    rows.append([e.name, settings_text(probes.get(e.name, {})), trajectory(f1), fmt(last.get("macro_f1")),
+                 fmt(last.get(AGGCN)), trajectory(per_epoch(e, "train_epoch", "x_dead")),
+                 trajectory(per_epoch(e, "train_epoch", "y_dead"))])
   header = ["run", "changes against configs/semeval_fast.py at 8 epochs",
             "test macro-F1 by epoch", "last", "AGGCN macro-F1", "x_dead by epoch",
             "y_dead by epoch"]
@@ -612,7 +305,7 @@ def branch_death_section(entries: Sequence[Entry], context: Mapping[str, Any]) -
     if not command.is_file():
       raise ValueError(f"{path}: {command.name} is missing beside it")
     commands.append(f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`")
-    for r in _read_jsonl(path):
+    for r in read_jsonl(path):
       m, layers = r.get("metrics", {}), r["layers"]
       gcn = layers.get("msgcn/norm") or layers.get("msgcn/combine") or {}
       cnn = layers.get("mscnn/norm") or layers.get("mscnn/combine") or {}
