@@ -54,15 +54,17 @@ def pubmed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   if not entries:
     return no_runs("pubmed")
   source = paper.PUBMED_ACCURACY_SOURCE
+  groups: dict[tuple[str, str, str], list[Entry]] = {}
+  for e in entries:
+    groups.setdefault(_pubmed_group(e), []).append(e)
   rows = []
   for (arity, labels), published in paper.PUBMED_ACCURACY.items():
     # Uncentred (the suites') first; a setting without runs keeps its row.
-    centrings = sorted({_pubmed_group(e)[2] for e in entries
-                        if _pubmed_group(e)[:2] == (arity, labels)},
+    centrings = sorted((c for a, l, c in groups if (a, l) == (arity, labels)),
                        key=lambda c: c != "none") or [DASH]
     for centring in centrings:
-      runs = [e for e in entries if _pubmed_group(e) == (arity, labels, centring)]
-      rows.append(_pubmed_row(f"{arity}, {labels}-class", centring, runs, published))
+      rows.append(_pubmed_row(f"{arity}, {labels}-class", centring,
+                              groups.get((arity, labels, centring), []), published))
   header = ["setting", "feature loss centring", "folds", "fold ids", "Cross: all test records",
             f"paper Cross ({source})",
             "Single: single-sentence records", f"paper Single ({source})",
@@ -117,8 +119,9 @@ def _pubmed_probe_summary(pairs: Sequence[tuple[Entry, Entry]], declared: Any) -
 
 
 def pubmed_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
-  """`pubmed_probe`: one change on one fold, epoch by epoch against the `pubmed` suite's run
-  of the same setting and fold (its baseline), and a summary over the folds."""
+  """`pubmed_probe`: one change on one fold, epoch by epoch against the `pubmed` (or
+  `pubmed_binary_class`) run of the same setting and fold (its baseline), and a summary over
+  the folds."""
   declared = context["suites"]
   pairs = _pubmed_probe_pairs(entries, declared)
   if not pairs:
