@@ -47,6 +47,9 @@ stale text
 <!-- report:semeval_late begin -->
 <!-- report:semeval_late end -->
 
+<!-- report:tail_windows begin -->
+<!-- report:tail_windows end -->
+
 Hand-written text between.
 
 <!-- report:semeval_sweep begin -->
@@ -247,6 +250,47 @@ def test_committed_doc_is_up_to_date_with_committed_results():
   result = subprocess.run([sys.executable, "tools/report.py", "--check"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_paper_section_averages_runs_that_differ_only_in_their_seed(tmp_path):
+  root = tmp_path / "results"
+  # configs/semeval.py as it stands with seeds 1, 2 (one trained by hand with kept checkpoints)
+  # and another config with seeds 1, 2: one summary row each; a config run once gets none.
+  for name, overrides, f1, aggcn, dead in (
+      ("current_seed1", {"seed": 1}, 80.0, 81.0, [(0.1, 0.2)]),
+      ("current_seed2", {"seed": 2, "keep_checkpoints": 200}, 82.0, 82.0, [(0.3, 0.1)]),
+      ("lowdrop_seed1", {"model.input_dropout": 0.3, "seed": 1}, 79.0, 79.0, []),
+      ("lowdrop_seed2", {"model.input_dropout": 0.3, "seed": 2}, 79.5, 79.0, []),
+      ("once", {"model.input_dropout": 0.4}, 70.0, 70.0, [])):
+    add_run(root, "semeval_paper", name, "configs/semeval.py", overrides,
+            {"macro_f1": f1, "aggcn_macro_f1": aggcn}, dead=dead,
+            epoch_f1={"test": [f1 - 1.0, f1]})
+  section = _reported_section(root, tmp_path, "semeval_paper")
+  summary = section.split("runs (same config, other seeds)")[1]
+  # 80, 82: mean 81, sample std 1.41; AGGCN 81, 82: 81.50 ± 0.71; last-10 means 79.5, 81.5.
+  assert ("| current_seed1, current_seed2 | yes | 1, 2 | 2 | 81.00 ± 1.41 | 81.50 ± 0.71 | "
+          "80.50 ± 1.41 | 0.30 | 0.20 |") in summary
+  assert "| lowdrop_seed1, lowdrop_seed2 | no | 1, 2 | 2 | 79.25 ± 0.35 | 79.00 ± 0.00 |" in summary
+  assert "once" not in summary
+
+
+def test_tail_windows_section_tables_each_window_with_its_command(tmp_path):
+  root = tmp_path / "results"
+  folder = root / "tail_windows"
+  folder.mkdir(parents=True)
+  rows = [{"epochs": "46-150", "checkpoints": 105, "key": "params", "split": "test",
+           "macro_f1": 82.123, "aggcn_macro_f1": 82.5, "accuracy": 80.0},
+          {"epochs": "111-150", "checkpoints": 40, "key": "params", "split": "test",
+           "macro_f1": 81.0}]
+  (folder / "seed2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  (folder / "seed2.command.txt").write_text("python tools/average_checkpoints.py --workdir=w\n")
+  section = _reported_section(root, tmp_path, "tail_windows")
+  assert "| seed2 | 46-150 | 105 | `params` | test | 82.12 | 82.50 |" in section
+  assert "| seed2 | 111-150 | 40 | `params` | test | 81.00 | — |" in section
+  assert "- `seed2`: `python tools/average_checkpoints.py --workdir=w`" in section
+  (folder / "seed2.command.txt").unlink()
+  with pytest.raises(ValueError, match="seed2.command.txt is missing"):
+    _reported_section(root, tmp_path, "tail_windows")
 
 
 def test_probe_and_branch_death_sections(tmp_path):

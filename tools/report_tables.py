@@ -86,8 +86,8 @@ def ablation_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> st
 
 
 def paper_run_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
-  """configs/semeval.py run once: its score, its wall time and its command."""
-  del context
+  """configs/semeval.py and its candidates: each run's score, wall time and command, then
+  the mean over seeds of each config run with several."""
   suite = "semeval_paper"
   entries = in_suite(entries, suite)
   if not entries:
@@ -115,7 +115,51 @@ def paper_run_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> s
            "one on the test set. An epoch picked by its test score is an optimistic figure, "
            "shown to compare scales; the paper tests the last epoch's checkpoint (§5.1.2), "
            "and so does our result. " + _WALL_NOTE)
-  return table(header, rows, "lrrrrrrrrrrrl") + "\n\n" + notes
+  return (table(header, rows, "lrrrrrrrrrrrl") + "\n\n" + notes
+          + _seed_summary(entries, context["suites"]))
+
+
+def _seed_summary(entries: Sequence[Entry], suites) -> str:
+  """Mean ± std over the runs that differ only in their seed, one row per such config."""
+  current = _config_key(reproduce.expected_config(
+      suites, suites.Run("current", "configs/semeval.py", {})))
+  rows = []
+  for runs in seed_groups(entries):
+    if len(runs) < 2:
+      continue
+    rows.append([", ".join(e.name for e in runs),
+                 "yes" if _config_key(runs[0].config) == current else "no",
+                 ", ".join(str(e.config["seed"]) for e in runs), str(len(runs)),
+                 fmt_mean_std(metric_values(runs, "macro_f1")),
+                 fmt_mean_std(metric_values(runs, AGGCN)),
+                 fmt_mean_std([v for e in runs if (v := last_epochs_mean(e, "test")) is not None]),
+                 fmt(worst([max_dead(e, "x_dead") for e in runs])),
+                 fmt(worst([max_dead(e, "y_dead") for e in runs]))])
+  if not rows:
+    return ""
+  header = ["runs (same config, other seeds)", "configs/semeval.py as it stands", "seeds",
+            "n", "macro-F1 (official, last epoch)", "AGGCN macro-F1",
+            f"mean of the last {LAST_EPOCHS} epochs", "max x_dead", "max y_dead"]
+  notes = ("Over seeds: the runs above whose configs differ only in `seed` (and settings that do "
+           "not change what is trained: " + ", ".join(f"`{f}`" for f in reproduce.ENVIRONMENT_FIELDS)
+           + "), mean ± sample std. \"As it stands\": the config is what `configs/semeval.py` "
+           "trains today, i.e. what the README's first command gives with that seed.")
+  return "\n\n" + table(header, rows, "llrrrrrrr") + "\n\n" + notes
+
+
+def _config_key(config: Mapping[str, Any]) -> str:
+  """The config without its seed and environment settings, as a comparable string."""
+  flat = reproduce.flatten(config)
+  return json.dumps({k: v for k, v in flat.items()
+                     if k != "seed" and k not in reproduce.ENVIRONMENT_FIELDS}, sort_keys=True)
+
+
+def seed_groups(entries: Sequence[Entry]) -> list[list[Entry]]:
+  """The entries grouped by config up to the seed, in order of first appearance."""
+  groups: dict[str, list[Entry]] = {}
+  for e in entries:
+    groups.setdefault(_config_key(e.config), []).append(e)
+  return list(groups.values())
 
 
 LAST_EPOCHS = 10
@@ -321,6 +365,28 @@ def branch_death_section(entries: Sequence[Entry], context: Mapping[str, Any]) -
   return table(header, rows, "lrrrrrrrrrr") + "\n\n" + "\n".join(commands)
 
 
+def tail_windows_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """Uniform means of a run's epoch-end parameters over windows of epochs
+  (`tools/average_checkpoints.py`): results/tail_windows/RUN.jsonl, RUN.command.txt beside it."""
+  del entries
+  folder = context["results_dir"] / "tail_windows"
+  files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+  if not files:
+    return ("_No runs yet: `python tools/average_checkpoints.py --workdir=runs/SUITE/RUN "
+            "--epochs=A-B,...` (see the text)._")
+  rows, commands = [], []
+  for path in files:
+    command = path.with_name(path.stem + ".command.txt")
+    if not command.is_file():
+      raise ValueError(f"{path}: {command.name} is missing beside it")
+    commands.append(f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`")
+    rows += [[path.stem, r["epochs"], str(r["checkpoints"]), f"`{r['key']}`", r["split"],
+              fmt(r.get("macro_f1")), fmt(r.get(AGGCN))] for r in read_jsonl(path)]
+  header = ["run", "epochs averaged", "checkpoints", "parameters", "split", "macro-F1 (official)",
+            "AGGCN macro-F1"]
+  return table(header, rows, "llrllrr") + "\n\n" + "\n".join(commands)
+
+
 LOOP_FIELDS = ("loop_samples_per_s", "step_samples_per_s", "loop_to_step_ratio",
                "h2d_mb_per_step", "compile_count", "compile_seconds", "pipeline_batches_per_s",
                "end_of_epoch_seconds", "peak_rss_mb")
@@ -372,6 +438,7 @@ SECTIONS: dict[str, Callable[[Sequence[Entry], Mapping[str, Any]], str]] = {
     "pubmed_probe": pubmed_probe_section,
     "semeval_paper": paper_run_section,
     "semeval_late": fork_section,
+    "tail_windows": tail_windows_section,
     "semeval_sweep": sweep_section,
     "runs": runs_section,
 }
