@@ -140,9 +140,9 @@ def _seed_summary(entries: Sequence[Entry], suites) -> str:
   header = ["runs (same config, other seeds)", "configs/semeval.py as it stands", "seeds",
             "n", "macro-F1 (official, last epoch)", "AGGCN macro-F1",
             f"mean of the last {LAST_EPOCHS} epochs", "max x_dead", "max y_dead"]
+  environment = ", ".join(f"`{f}`" for f in reproduce.ENVIRONMENT_FIELDS)
   notes = ("Over seeds: the runs above whose configs differ only in `seed` (and settings that do "
-           "not change what is trained: " + ", ".join(f"`{f}`" for f in reproduce.ENVIRONMENT_FIELDS)
-           + "), mean ± sample std. \"As it stands\": the config is what `configs/semeval.py` "
+           f"not change what is trained: {environment}), mean ± sample std. \"As it stands\": the config is what `configs/semeval.py` "
            "trains today, i.e. what the README's first command gives with that seed.")
   return "\n\n" + table(header, rows, "llrrrrrrr") + "\n\n" + notes
 
