@@ -198,3 +198,15 @@ def trajectory(values: Mapping[int, float]) -> str:
 def settings_text(settings: Mapping[str, Any]) -> str:
   """`k=v` for each setting, as --config.k=v parses it back; DASH for none."""
   return ", ".join(f"`{k}={reproduce.format_value(v)}`" for k, v in settings.items()) or DASH
+
+
+def reports_with_commands(folder: pathlib.Path, pattern: str) -> list[tuple[pathlib.Path, str]]:
+  """(file, "- `NAME`: `command`") for each `pattern` file of `folder`, sorted (none when the
+  folder is absent). The command is NAME.command.txt beside the file; a missing one is an error."""
+  out = []
+  for path in sorted(folder.glob(pattern)) if folder.is_dir() else []:
+    command = path.with_name(path.stem + ".command.txt")
+    if not command.is_file():
+      raise ValueError(f"{path}: {command.name} is missing beside it")
+    out.append((path, f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`"))
+  return out

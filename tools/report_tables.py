@@ -21,8 +21,8 @@ from msfml_jax import paper
 import reproduce
 from report_common import (AGGCN, DASH, Entry, fmt, fmt_mean_std, fmt_signed, in_suite,
                            main_metric, max_dead, metric_values, no_runs, per_epoch, read_jsonl,
-                           read_results, run_wall, settings_text, table, test_metrics, trajectory,
-                           worst)
+                           read_results, reports_with_commands, run_wall, settings_text, table,
+                           test_metrics, trajectory, worst)
 from report_pubmed import pubmed_probe_section, pubmed_section
 
 __all__ = ["SECTIONS", "Entry", "in_suite", "metric_values", "read_results", "sweep_points"]
@@ -339,16 +339,12 @@ def branch_death_section(entries: Sequence[Entry], context: Mapping[str, Any]) -
   """The first training steps, layer by layer (`tools/diagnose_branches.py --config=...`):
   results/branch_death/NAME.jsonl with NAME.command.txt beside it."""
   del entries
-  folder = context["results_dir"] / "branch_death"
-  files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+  files = reports_with_commands(context["results_dir"] / "branch_death", "*.jsonl")
   if not files:
     return "_No runs yet: `python tools/diagnose_branches.py --config=...` (see the text)._"
   rows, commands = [], []
-  for path in files:
-    command = path.with_name(path.stem + ".command.txt")
-    if not command.is_file():
-      raise ValueError(f"{path}: {command.name} is missing beside it")
-    commands.append(f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`")
+  for path, command in files:
+    commands.append(command)
     for r in read_jsonl(path):
       m, layers = r.get("metrics", {}), r["layers"]
       gcn = layers.get("msgcn/norm") or layers.get("msgcn/combine") or {}
@@ -369,17 +365,13 @@ def tail_windows_section(entries: Sequence[Entry], context: Mapping[str, Any]) -
   """Uniform means of a run's epoch-end parameters over windows of epochs
   (`tools/average_checkpoints.py`): results/tail_windows/RUN.jsonl, RUN.command.txt beside it."""
   del entries
-  folder = context["results_dir"] / "tail_windows"
-  files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+  files = reports_with_commands(context["results_dir"] / "tail_windows", "*.jsonl")
   if not files:
     return ("_No runs yet: `python tools/average_checkpoints.py --workdir=runs/SUITE/RUN "
             "--epochs=A-B,...` (see the text)._")
   rows, commands = [], []
-  for path in files:
-    command = path.with_name(path.stem + ".command.txt")
-    if not command.is_file():
-      raise ValueError(f"{path}: {command.name} is missing beside it")
-    commands.append(f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`")
+  for path, command in files:
+    commands.append(command)
     rows += [[path.stem, r["epochs"], str(r["checkpoints"]), f"`{r['key']}`", r["split"],
               fmt(r.get("macro_f1")), fmt(r.get(AGGCN))] for r in read_jsonl(path)]
   header = ["run", "epochs averaged", "checkpoints", "parameters", "split", "macro-F1 (official)",
@@ -403,17 +395,13 @@ def speed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   """`tools/benchmark.py` reports: results/speed/NAME.json (its JSON output) with
   NAME.command.txt beside it; one table for --mode=loop reports, one for the step mode."""
   del entries
-  folder = context["results_dir"] / "speed"
-  files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+  files = reports_with_commands(context["results_dir"] / "speed", "*.json")
   if not files:
     return ("_No runs yet: `python tools/benchmark.py --config=... > results/speed/NAME.json`, "
             "the command in NAME.command.txt._")
   loop_rows, step_rows, commands = [], [], []
-  for path in files:
-    command = path.with_name(path.stem + ".command.txt")
-    if not command.is_file():
-      raise ValueError(f"{path}: {command.name} is missing beside it")
-    commands.append(f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`")
+  for path, command in files:
+    commands.append(command)
     report = json.loads(path.read_text(encoding="utf-8"))
     if report.get("mode") == "loop":
       loop_rows.append([path.stem] + [_speed_fmt(report.get(k), k) for k in LOOP_FIELDS])
