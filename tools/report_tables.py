@@ -124,7 +124,7 @@ def _seed_summary(entries: Sequence[Entry], suites) -> str:
   current = _config_key(reproduce.expected_config(
       suites, suites.Run("current", "configs/semeval.py", {})))
   rows = []
-  for runs in seed_groups(entries):
+  for runs in _seed_groups(entries):
     if len(runs) < 2:
       continue
     rows.append([", ".join(e.name for e in runs),
@@ -142,19 +142,23 @@ def _seed_summary(entries: Sequence[Entry], suites) -> str:
             f"mean of the last {LAST_EPOCHS} epochs", "max x_dead", "max y_dead"]
   environment = ", ".join(f"`{f}`" for f in reproduce.ENVIRONMENT_FIELDS)
   notes = ("Over seeds: the runs above whose configs differ only in `seed` (and settings that do "
-           f"not change what is trained: {environment}), mean ± sample std. \"As it stands\": the config is what `configs/semeval.py` "
-           "trains today, i.e. what the README's first command gives with that seed.")
+           f"not change what is trained: {environment}), mean ± sample std. \"As it stands\": "
+           "the config is what `configs/semeval.py` trains today, i.e. what the README's first "
+           "command gives with that seed.")
   return "\n\n" + table(header, rows, "llrrrrrrr") + "\n\n" + notes
 
 
 def _config_key(config: Mapping[str, Any]) -> str:
-  """The config without its seed and environment settings, as a comparable string."""
+  """The config without its seed and environment settings, as a comparable string. Not
+  reproduce.config_differences: that one treats a setting newer than a run as its default
+  when the setting does not affect resume (`optim.average_start_epoch`), which would put a
+  run before tail averaging in the same group as the runs averaged from epoch 46."""
   flat = reproduce.flatten(config)
   return json.dumps({k: v for k, v in flat.items()
                      if k != "seed" and k not in reproduce.ENVIRONMENT_FIELDS}, sort_keys=True)
 
 
-def seed_groups(entries: Sequence[Entry]) -> list[list[Entry]]:
+def _seed_groups(entries: Sequence[Entry]) -> list[list[Entry]]:
   """The entries grouped by config up to the seed, in order of first appearance."""
   groups: dict[str, list[Entry]] = {}
   for e in entries:
