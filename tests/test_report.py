@@ -393,10 +393,11 @@ def test_fork_section_compares_the_forks_epochs_with_the_parents(tmp_path):
   doc.write_text(DOC)
   report.report(root, doc, tmp_path / "figures")
   late = _section(doc.read_text(), "semeval_late")
-  # Own epochs 93-94: 82.5 against the parent's 81.0 there; trained parameters 79.5 vs 78.0;
-  # the dead fractions of the fork's epochs only.
+  # Own epochs 93-94: 82.5 against the parent's 81.0 there (its last 10 epochs are the same
+  # two); trained parameters 79.5 vs 78.0; the dead fractions of the fork's epochs only.
   assert (f"| wd5e4 | `optim.weight_decay=0.0005` | {parent_path}, epoch 92 | 93-94 | 82.50 | "
-          f"81.00 | +1.50 | 79.50 | 78.00 | 0.20 | 0.40 | `python -m msfml_jax.main" in late)
+          f"81.00 | +1.50 | 93-94 | 82.50 | 81.00 | 79.50 | 78.00 | 0.20 | 0.40 | "
+          f"`python -m msfml_jax.main" in late)
 
 
 def test_speed_section_tables_benchmark_reports(tmp_path):

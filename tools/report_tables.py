@@ -298,25 +298,32 @@ def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
     trained = range(start + 1, e.results["epochs"] + 1)  # every epoch the fork trained
     fork_f1 = _mean(_over(e, "test", "macro_f1", epochs))
     parent_f1 = _mean(_over(parent, "test", "macro_f1", epochs))
+    # A fork run to the parent's end is judged, like the parent, by its last epochs.
+    last = epochs[-10:]
     rows.append([e.name, _changes(e, parent), f"{parent_path}, epoch {start}",
                  f"{epochs[0]}-{epochs[-1]}" if epochs else DASH, fmt(fork_f1), fmt(parent_f1),
                  fmt_signed(fork_f1 - parent_f1 if None not in (fork_f1, parent_f1) else None),
+                 f"{last[0]}-{last[-1]}" if last else DASH,
+                 fmt(_mean(_over(e, "test", "macro_f1", last))),
+                 fmt(_mean(_over(parent, "test", "macro_f1", last))),
                  fmt(_mean(_over(e, "test_raw", "macro_f1", epochs))),
                  fmt(_mean(_over(parent, "test_raw", "macro_f1", epochs))),
                  fmt(max(_over(e, "train_epoch", "x_dead", trained), default=None)),
                  fmt(max(_over(e, "train_epoch", "y_dead", trained), default=None)),
                  f"`{e.command}`"])
   header = ["run", "change against the parent", "forked from", "its epochs",
-            "mean test macro-F1", "parent, same epochs", "difference",
+            "mean test macro-F1", "parent, same epochs", "difference", "its last 10 epochs",
+            "mean test macro-F1 there", "parent, same epochs",
             "trained parameters: mean", "parent's trained parameters", "max x_dead",
             "max y_dead", "command"]
   notes = ("Each run starts from the parent's checkpoint at the end of the epoch shown "
            "(`start_from` in configs/suites.py; `python tools/reproduce.py --suite=semeval_late` "
            "copies it) and trains its own epochs with the change; means are over those epochs' "
-           "test lines, the parent's over the same epochs. With `optim.ema_decay` > 0 the test "
+           "test lines, the parent's over the same epochs; the last 10 of them are what a fork "
+           "run to the parent's last epoch is judged by. With `optim.ema_decay` > 0 the test "
            "lines score the moving average, `test_raw` the trained parameters. Epoch-to-epoch "
            "noise in these means is a few tenths of a point.")
-  return table(header, rows, "lllrrrrrrrrl") + "\n\n" + notes
+  return table(header, rows, "lllrrrrrrrrrrrl") + "\n\n" + notes
 
 
 def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
