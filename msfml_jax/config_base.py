@@ -87,7 +87,9 @@ def model_config() -> ml_collections.ConfigDict:
   # output itself (refined: eq. 4-5 with no layer of ours after them).
   m.msgcn_output = "combine"
   # "layernorm": a bias-free LayerNorm before the final ReLU of the MSCNN's and the MSGCN's
-  # combining layers, which keeps those ReLUs alive at high SGD rates (docs/results.md).
+  # combining layers, which keeps those ReLUs alive at high SGD rates (docs/results.md);
+  # "token_layernorm": each unit centred over the record's tokens before it, so that no unit
+  # is off at every token of a record (mscnn.branch_activation).
   m.branch_norm = "none"
   # Bi-attention scores h^loc . h^glo as eq. 8 (none) or divided by sqrt(hidden_dim) (sqrt_d,
   # scaled dot-product attention).
@@ -391,7 +393,7 @@ CHOICES = {
     "model.msgcn_output": ("combine", "refined"),
     "model.entity_pooling": ("max", "mean"),
     "model.refined_adjacency": ("lifted", "original"),
-    "model.branch_norm": ("none", "layernorm"),
+    "model.branch_norm": ("none", "layernorm", "token_layernorm"),
     "model.attention_scale": ("none", "sqrt_d"),
     "model.lstm_impl": ("scan", "hoisted"),
     "optim.decay_rule": ("per_epoch", "on_plateau"),

@@ -442,6 +442,40 @@ def test_branch_layernorm_keeps_half_the_units_firing():
     Activation("batchnorm").init(jax.random.key(0), pre)
 
 
+def test_token_layernorm_leaves_no_unit_off_at_every_token_of_a_record():
+  """model.branch_norm="token_layernorm": a unit's offset shared by a record's tokens (which
+  LayerNorm over units keeps) is removed first, so every unit fires at some real token of
+  each record; padding tokens do not enter the mean."""
+
+  class Activation(nn.Module):
+    norm: str
+
+    @nn.compact
+    def __call__(self, x, mask):
+      return mscnn.branch_activation(x, self.norm, mask)
+
+  keys = jax.random.split(jax.random.key(3), 3)
+  offsets = jax.random.normal(keys[0], (2, 1, 32)) * 5.0      # per record and unit
+  pre = offsets + 0.1 * jax.random.normal(keys[1], (2, 7, 32))
+  mask = jnp.array([[1] * 7, [1] * 4 + [0] * 3], bool)
+  pooled = {}
+  for norm in ("layernorm", "token_layernorm"):
+    act = Activation(norm)
+    out = np.asarray(act.apply(act.init(keys[2], pre, mask), pre, mask))
+    pooled[norm] = np.stack([out[0].max(0), out[1, :4].max(0)])
+  assert (pooled["layernorm"] == 0).mean() > 0.3             # the offset decides the sign
+  assert (pooled["token_layernorm"] > 0).all()
+  # The second record's mean is over its 4 real tokens: padding rows with huge values change
+  # nothing at the real ones.
+  act = Activation("token_layernorm")
+  params = act.init(keys[2], pre, mask)
+  padded = pre.at[1, 4:].set(1e3)
+  np.testing.assert_allclose(act.apply(params, padded, mask)[1, :4],
+                             act.apply(params, pre, mask)[1, :4], rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match="token mask"):
+    act.init(keys[2], pre, None)
+
+
 # --- Fusion ------------------------------------------------------------------------------
 
 

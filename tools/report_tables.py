@@ -332,7 +332,8 @@ def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   runs = in_suite(entries, "semeval_probe")
   if not runs:
     return no_runs("semeval_probe")
-  probes = getattr(context["suites"], "PROBES", {})
+  probes = {**getattr(context["suites"], "PROBES", {}),
+            **getattr(context["suites"], "PAPER_PROBES", {})}
   rows = []
   for e in runs:
     f1 = per_epoch(e, "test", "macro_f1")
@@ -340,7 +341,8 @@ def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
     rows.append([e.name, settings_text(probes.get(e.name, {})), trajectory(f1), fmt(last.get("macro_f1")),
                  fmt(last.get(AGGCN)), trajectory(per_epoch(e, "train_epoch", "x_dead")),
                  trajectory(per_epoch(e, "train_epoch", "y_dead"))])
-  header = ["run", "changes against configs/semeval_fast.py at 8 epochs",
+  header = ["run", "changes against configs/semeval_fast.py at 8 epochs (paper50_*: "
+            "configs/semeval.py at 50 epochs)",
             "test macro-F1 by epoch", "last", "AGGCN macro-F1", "x_dead by epoch",
             "y_dead by epoch"]
   return table(header, rows, "lllrrll") + "\n\nCommands: the runs table."

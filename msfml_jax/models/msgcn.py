@@ -78,8 +78,9 @@ class MSGCN(nn.Module):
     multi_scale: False is the plain GCN of the ablation (original graph only).
     refined: the refined graph's adjacency, "lifted" | "original" (model.refined_adjacency).
     output: "combine" | "refined" (model.msgcn_output, module docstring).
-    norm: "layernorm" puts a bias-free LayerNorm before the combining layer's ReLU
-      (model.branch_norm, `mscnn.branch_activation`).
+    norm: "layernorm" puts a bias-free LayerNorm before the combining layer's ReLU,
+      "token_layernorm" centres each unit over the record's tokens first (model.branch_norm,
+      `mscnn.branch_activation`).
     dropout: dropout on a GCN layer's output where it feeds another GCN layer (C-GCN's and
       AGGCN's `gcn_dropout`, model.gcn_dropout); the branch's output y is not dropped.
   """
@@ -121,6 +122,6 @@ class MSGCN(nn.Module):
     if self.output != "combine":
       raise ValueError(f"unknown model.msgcn_output {self.output!r} (combine | refined)")
     y = mscnn.branch_activation(nn.Dense(self.features, name="combine")(
-        jnp.concatenate([h, lifted, refined], axis=-1)), self.norm)
+        jnp.concatenate([h, lifted, refined], axis=-1)), self.norm, mask)
     # The combining layer's bias would make padding rows non-zero.
     return y * mask[..., None].astype(y.dtype)
