@@ -477,14 +477,14 @@ def _late() -> list[Run]:
   gradient noise and less fitting; `floor02_wd5e4_noemb`), stopped in epoch 96 or not begun.
   Their parents' checkpoints are gone (orbax kept the last 3), so they were dropped.
 
-  seed2_*: `seed2_wd5e4_noemb` and `seed2_floor035`, those two changes on configs/semeval.py
-  as it stands, forked from its seed-2 run (the only one whose every epoch-end checkpoint
-  was kept) at the end of epoch 100, where its training accuracy starts to climb (0.86 over
-  epochs 91-100, 0.93 by 150) and its trained parameters to drift (82.0 over epochs 86-95,
-  80.3 over 141-150), and trained to epoch 150: the fork's last epoch is what the README's
-  command gives with the change made at epoch 100. The tail average runs on from the parent's (started at epoch 46). Rule fixed
-  before the runs: a change earns a 150-epoch run of its own (the change from the start) if
-  its mean test macro-F1 over epochs 141-150 is >= 0.33 (the M6 seed std) above the
+  seed2_*: `seed2_wd5e4_noemb` and `seed2_floor035`, those two changes on configs/semeval.py as
+  it stands, forked from its seed-2 run (the only one whose every epoch-end checkpoint was kept)
+  at the end of epoch 100, where its training accuracy starts to climb (0.86 over epochs 91-100,
+  0.93 by 150) and its trained parameters to drift (82.0 over epochs 86-95, 80.3 over 141-150),
+  and trained to epoch 150: the fork's last epoch is what the README's command gives with the
+  change made at epoch 100. The tail average runs on from the parent's (started at epoch 46).
+  Rule fixed before the runs: a change earns a 150-epoch run of its own (the change from the
+  start) if its mean test macro-F1 over epochs 141-150 is >= 0.33 (the M6 seed std) above the
   parent's (82.28), with both branches alive at every epoch.
   """
   parent = {**AGGCN_DROPOUTS, "loss.feature_centering": "batch", **FLOOR_AND_AVERAGE,
