@@ -490,6 +490,11 @@ def _late() -> list[Run]:
   slows the fit (training accuracy 0.90 over epochs 141-150 against the parent's 0.93) but
   not the drift: its trained parameters score 79.40 there against the parent's 80.32, and the
   average trails the parent's from epoch 113 on. x_dead <= 0.07, y_dead <= 0.46 (its epochs).
+  seed2_floor035 82.43 over epochs 141-150 (+0.15), 82.40 at epoch 150: ahead of the parent
+  from epoch 111 on (82.69 against 82.53 over 121-130), but short of the bar; the higher rate
+  slows the fit only a little (training accuracy 0.92 over 141-150 against 0.93) and its
+  trained parameters drift as the parent's do (81.62 over 101-110, 80.70 over 141-150).
+  x_dead <= 0.07, y_dead <= 0.43. Neither change stops the drift.
   """
   parent = {**AGGCN_DROPOUTS, "loss.feature_centering": "batch", **FLOOR_AND_AVERAGE,
             "optim.average_start_epoch": 0, "num_epochs": 110}
