@@ -299,7 +299,7 @@ def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
     fork_f1 = _mean(_over(e, "test", "macro_f1", epochs))
     parent_f1 = _mean(_over(parent, "test", "macro_f1", epochs))
     # A fork run to the parent's end is judged, like the parent, by its last epochs.
-    last = epochs[-10:]
+    last = epochs[-LAST_EPOCHS:]
     rows.append([e.name, _changes(e, parent), f"{parent_path}, epoch {start}",
                  f"{epochs[0]}-{epochs[-1]}" if epochs else DASH, fmt(fork_f1), fmt(parent_f1),
                  fmt_signed(fork_f1 - parent_f1 if None not in (fork_f1, parent_f1) else None),
@@ -312,15 +312,16 @@ def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
                  fmt(max(_over(e, "train_epoch", "y_dead", trained), default=None)),
                  f"`{e.command}`"])
   header = ["run", "change against the parent", "forked from", "its epochs",
-            "mean test macro-F1", "parent, same epochs", "difference", "its last 10 epochs",
+            "mean test macro-F1", "parent, same epochs", "difference",
+            f"its last {LAST_EPOCHS} epochs",
             "mean test macro-F1 there", "parent, same epochs",
             "trained parameters: mean", "parent's trained parameters", "max x_dead",
             "max y_dead", "command"]
   notes = ("Each run starts from the parent's checkpoint at the end of the epoch shown "
            "(`start_from` in configs/suites.py; `python tools/reproduce.py --suite=semeval_late` "
            "copies it) and trains its own epochs with the change; means are over those epochs' "
-           "test lines, the parent's over the same epochs; the last 10 of them are what a fork "
-           "run to the parent's last epoch is judged by. With `optim.ema_decay` > 0 the test "
+           f"test lines, the parent's over the same epochs; the last {LAST_EPOCHS} of them are "
+           "what a fork run to the parent's last epoch is judged by. With `optim.ema_decay` > 0 the test "
            "lines score the moving average, `test_raw` the trained parameters. Epoch-to-epoch "
            "noise in these means is a few tenths of a point.")
   return table(header, rows, "lllrrrrrrrrrrrl") + "\n\n" + notes

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from msfml_jax.models import pooling
+
 
 def branch_activation(pre: jax.Array, norm: str, mask: jax.Array | None = None) -> jax.Array:
   """f of a branch's combining layer: ReLU, after a bias-free LayerNorm for "layernorm".
@@ -41,9 +43,8 @@ def branch_activation(pre: jax.Array, norm: str, mask: jax.Array | None = None) 
   if norm == "token_layernorm":
     if mask is None:
       raise ValueError("model.branch_norm='token_layernorm' needs the token mask")
-    weight = mask[..., None].astype(pre.dtype)
-    mean = (pre * weight).sum(-2, keepdims=True) / jnp.maximum(weight.sum(-2, keepdims=True), 1)
-    pre = nn.LayerNorm(use_bias=False, name="norm")(pre - mean)
+    pre = nn.LayerNorm(use_bias=False, name="norm")(
+        pre - pooling.masked_mean(pre, mask)[..., None, :])
   elif norm == "layernorm":
     pre = nn.LayerNorm(use_bias=False, name="norm")(pre)
   elif norm != "none":

@@ -25,29 +25,18 @@ from msfml_jax.models import embeddings
 from msfml_jax.models import fusion
 from msfml_jax.models import mscnn
 from msfml_jax.models import msgcn
+from msfml_jax.models import pooling
 
 Batch = dict[str, Any]
-
-
-def masked_max(h: jax.Array, mask: jax.Array) -> jax.Array:
-  """Max over axis -2 of h [..., L, D] where mask [..., L]; zeros where no token is real."""
-  pooled = jnp.where(mask[..., None], h, -jnp.inf).max(axis=-2)
-  return jnp.where(mask.any(-1)[..., None], pooled, 0.0)
-
-
-def masked_mean(h: jax.Array, mask: jax.Array) -> jax.Array:
-  """Mean over axis -2 of h [..., L, D] where mask [..., L]; zeros where no token is real."""
-  m = mask[..., None].astype(h.dtype)
-  return (h * m).sum(-2) / jnp.maximum(m.sum(-2), 1.0)
 
 
 def pool_entities(h: jax.Array, entity_mask: jax.Array, how: str) -> jax.Array:
   """e^h: h [B, L, D] pooled over each entity's tokens, entity_mask [B, E, L] -> [B, E, D]."""
   h = h[:, None, :, :]
   if how == "max":
-    return masked_max(h, entity_mask)
+    return pooling.masked_max(h, entity_mask)
   if how == "mean":
-    return masked_mean(h, entity_mask)
+    return pooling.masked_mean(h, entity_mask)
   raise ValueError(f"unknown model.entity_pooling {how!r}")
 
 
@@ -144,7 +133,7 @@ class MSFML(nn.Module):
     else:
       h = h_glo
 
-    pooled = masked_max(h, mask)
+    pooled = pooling.masked_max(h, mask)
     features = [pooled]
     entities = pool_entities(h, entity_mask, cfg.entity_pooling)      # [B, E, D_h]
     features.append(entities.reshape(batch_size, -1))
@@ -157,8 +146,8 @@ class MSFML(nn.Module):
         "logits": logits,
         "z": z,
         "pooled": pooled,
-        "x": masked_max(h_lex, mask) if h_lex is not None else zeros,
-        "y": masked_max(h_dep, mask) if h_dep is not None else zeros,
+        "x": pooling.masked_max(h_lex, mask) if h_lex is not None else zeros,
+        "y": pooling.masked_max(h_dep, mask) if h_dep is not None else zeros,
     }
     return {k: v.astype(jnp.float32) for k, v in outputs.items()}  # losses in float32
 
