@@ -298,6 +298,9 @@ def test_probe_and_branch_death_sections(tmp_path):
   add_run(root, "semeval_probe", "aggcn_fixed", suites.PROBE.config,
           {**suites.PROBE.overrides, **suites.PROBES["aggcn_fixed"]},
           {"macro_f1": 77.5, "aggcn_macro_f1": 78.25}, dead=[(0.04, 0.84), (0.9, 0.93)])
+  add_run(root, "semeval_probe", "paper50_token_ln", suites.PAPER_PROBE.config,
+          {**suites.PAPER_PROBE.overrides, **suites.PAPER_PROBES["paper50_token_ln"]},
+          {"macro_f1": 80.0})
   metrics = root / "semeval_probe" / "aggcn_fixed" / "metrics.jsonl"
   with metrics.open("a") as f:
     for epoch, f1 in ((1, 41.0), (2, 77.5)):
@@ -318,7 +321,10 @@ def test_probe_and_branch_death_sections(tmp_path):
   report.report(root, doc, tmp_path / "figures")
   text = doc.read_text()
   probe = _section(text, "semeval_probe")
-  assert "| aggcn_fixed | `optim.learning_rate=0.5`" in probe
+  # Each probe names its base; its changes are only what it sets beyond that base.
+  assert "| aggcn_fixed | configs/semeval_fast.py at 8 epochs | `optim.learning_rate=0.5`" in probe
+  assert ("| paper50_token_ln | configs/semeval.py at 50 epochs | "
+          "`model.branch_norm=token_layernorm` |") in probe
   assert "| 41.00 77.50 | 77.50 | 78.25 | 0.04 0.90 | 0.84 0.93 |" in probe
   death_table = _section(text, "branch_death")
   assert ("| lr05 | 10 | 0.72 | 0.04 | 0.95 | 0.12 | -0.057 | 0.045 | -0.029 | 0.80 | 0.49 |"

@@ -333,20 +333,22 @@ def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   runs = in_suite(entries, "semeval_probe")
   if not runs:
     return no_runs("semeval_probe")
-  probes = {**getattr(context["suites"], "PROBES", {}),
-            **getattr(context["suites"], "PAPER_PROBES", {})}
+  suites = context["suites"]
+  probes = {name: (getattr(suites, base), changes)
+            for group, base in (("PROBES", "PROBE"), ("PAPER_PROBES", "PAPER_PROBE"))
+            for name, changes in getattr(suites, group, {}).items()}
   rows = []
   for e in runs:
     f1 = per_epoch(e, "test", "macro_f1")
     last = e.results["final"].get("test", {})
-    rows.append([e.name, settings_text(probes.get(e.name, {})), trajectory(f1), fmt(last.get("macro_f1")),
+    base, changes = probes.get(e.name, (None, {}))
+    base_text = f"{base.config} at {base.overrides['num_epochs']} epochs" if base else DASH
+    rows.append([e.name, base_text, settings_text(changes), trajectory(f1), fmt(last.get("macro_f1")),
                  fmt(last.get(AGGCN)), trajectory(per_epoch(e, "train_epoch", "x_dead")),
                  trajectory(per_epoch(e, "train_epoch", "y_dead"))])
-  header = ["run", "changes against configs/semeval_fast.py at 8 epochs (paper50_*: "
-            "configs/semeval.py at 50 epochs)",
-            "test macro-F1 by epoch", "last", "AGGCN macro-F1", "x_dead by epoch",
-            "y_dead by epoch"]
-  return table(header, rows, "lllrrll") + "\n\nCommands: the runs table."
+  header = ["run", "base", "changes against the base", "test macro-F1 by epoch", "last",
+            "AGGCN macro-F1", "x_dead by epoch", "y_dead by epoch"]
+  return table(header, rows, "llllrrll") + "\n\nCommands: the runs table."
 
 
 def branch_death_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
