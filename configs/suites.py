@@ -324,10 +324,15 @@ PAPER_PROBES: dict[str, dict[str, Any]] = {
 }
 
 
+# Each group of `semeval_probe` with the base its runs are built on (the suite and the report's
+# probe table read it).
+PROBE_GROUPS: tuple[tuple[Base, Mapping[str, Mapping[str, Any]]], ...] = (
+    (PROBE, PROBES), (PAPER_PROBE, PAPER_PROBES))
+
+
 def _probes() -> list[Run]:
   """`semeval_probe`: PROBES on configs/semeval_fast.py, then PAPER_PROBES."""
-  return ([run(name, PROBE, o) for name, o in PROBES.items()]
-          + [run(name, PAPER_PROBE, o) for name, o in PAPER_PROBES.items()])
+  return [run(name, base, o) for base, probes in PROBE_GROUPS for name, o in probes.items()]
 
 
 def before_tail46(overrides: Mapping[str, Any]) -> dict[str, Any]:

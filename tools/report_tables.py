@@ -321,8 +321,8 @@ def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
            "(`start_from` in configs/suites.py; `python tools/reproduce.py --suite=semeval_late` "
            "copies it) and trains its own epochs with the change; means are over those epochs' "
            f"test lines, the parent's over the same epochs; the last {LAST_EPOCHS} of them are "
-           "what a fork run to the parent's last epoch is judged by. With `optim.ema_decay` > 0 the test "
-           "lines score the moving average, `test_raw` the trained parameters. Epoch-to-epoch "
+           "what a fork run to the parent's last epoch is judged by. With `optim.ema_decay` > 0 "
+           "the test lines score the moving average, `test_raw` the trained parameters. Epoch-to-epoch "
            "noise in these means is a few tenths of a point.")
   return table(header, rows, "lllrrrrrrrrrrrl") + "\n\n" + notes
 
@@ -333,18 +333,17 @@ def probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   runs = in_suite(entries, "semeval_probe")
   if not runs:
     return no_runs("semeval_probe")
-  suites = context["suites"]
-  probes = {name: (getattr(suites, base), changes)
-            for group, base in (("PROBES", "PROBE"), ("PAPER_PROBES", "PAPER_PROBE"))
-            for name, changes in getattr(suites, group, {}).items()}
+  probes = {name: (base, changes) for base, group in context["suites"].PROBE_GROUPS
+            for name, changes in group.items()}
   rows = []
   for e in runs:
     f1 = per_epoch(e, "test", "macro_f1")
     last = e.results["final"].get("test", {})
     base, changes = probes.get(e.name, (None, {}))
     base_text = f"{base.config} at {base.overrides['num_epochs']} epochs" if base else DASH
-    rows.append([e.name, base_text, settings_text(changes), trajectory(f1), fmt(last.get("macro_f1")),
-                 fmt(last.get(AGGCN)), trajectory(per_epoch(e, "train_epoch", "x_dead")),
+    rows.append([e.name, base_text, settings_text(changes), trajectory(f1),
+                 fmt(last.get("macro_f1")), fmt(last.get(AGGCN)),
+                 trajectory(per_epoch(e, "train_epoch", "x_dead")),
                  trajectory(per_epoch(e, "train_epoch", "y_dead"))])
   header = ["run", "base", "changes against the base", "test macro-F1 by epoch", "last",
             "AGGCN macro-F1", "x_dead by epoch", "y_dead by epoch"]
