@@ -165,6 +165,10 @@ def optim_config() -> ml_collections.ConfigDict:
   # The rate's floor: neither rule decays it below this (0 = no floor). The dropout runs of
   # configs/semeval.py peak at rates 0.1-0.2 and lose a point as the rate decays further.
   o.min_learning_rate = 0.0
+  # A linear warm-up of the rate over this many epochs from the first step (0 = none; ours,
+  # not the paper's): at lr 0.5 the first steps, on randomly initialised upper layers, move
+  # the GloVe rows of training words furthest from those of words seen only at test time.
+  o.warmup_epochs = 0.0
   # Evaluate (and predict with) an exponential moving average of the parameters, decay
   # min(ema_decay, (1 + t) / (10 + t)) at step t (Polyak averaging as in TF's
   # ExponentialMovingAverage); 0 = off. The average is kept in the train state.
@@ -307,6 +311,7 @@ FIELD_ROLES = {
     "optim.mscnn_lr_scale": FREE,  # likewise
     "optim.decay_rule": FREE,     # the schedule, like lr_decay (lr_scale is always in the state)
     "optim.min_learning_rate": FREE,  # the schedule
+    "optim.warmup_epochs": FREE,  # the schedule
     "optim.ema_decay": TRAINING,  # 0 has no average in the state: the state's structure differs
     "optim.average_start_epoch": FREE,  # what the average is, not its place in the state
     # PLM input: the encoder and how its vectors are made change the inputs.

@@ -52,7 +52,17 @@ def make_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> opt
   """`per_epoch`: x lr_decay at the end of every epoch after `decay_epoch` (1-based, as in
   AGGCN/C-GCN: epochs 1..decay_epoch+1 train at the full rate); a function of the step alone,
   so a resumed run gets the same rates. `on_plateau`: the constant rate, which
-  `TrainState.lr_scale` multiplies (see `plateau_lr_scale`)."""
+  `TrainState.lr_scale` multiplies (see `plateau_lr_scale`). Either is multiplied by a linear
+  warm-up over the first `optim.warmup_epochs` epochs (0 = none), which leaves the decay's
+  epochs where they are."""
+  schedule = _decay_schedule(optim, steps_per_epoch)
+  warmup_steps = optim.get("warmup_epochs", 0.0) * steps_per_epoch
+  if warmup_steps <= 0:
+    return schedule
+  return lambda step: schedule(step) * jnp.minimum(1.0, (step + 1.0) / warmup_steps)
+
+
+def _decay_schedule(optim: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.Schedule:
   if optim.decay_rule == "on_plateau":
     return optax.constant_schedule(optim.learning_rate)
   if optim.decay_rule != "per_epoch":

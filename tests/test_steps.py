@@ -92,6 +92,20 @@ def test_min_learning_rate_floors_both_rules():
   np.testing.assert_allclose(free(30), 0.0125, rtol=1e-6)
 
 
+def test_warmup_ramps_the_rate_then_leaves_the_decay_where_it_was():
+  # 2 epochs of 10 steps: step s trains at (s + 1) / 20 of the rate, then the schedule as
+  # without warm-up (the per-epoch decay still starts after epoch decay_epoch + 1).
+  optim = _sgd_config(learning_rate=0.1, decay_epoch=2, lr_decay=0.5, warmup_epochs=2.0)
+  warm = steps.make_schedule(optim, 10)
+  np.testing.assert_allclose([warm(s) for s in (0, 9, 19, 29, 30, 40)],
+                             [0.005, 0.05, 0.1, 0.1, 0.05, 0.025], rtol=1e-6)
+  # Under on_plateau the ramp multiplies the constant rate (lr_scale multiplies both).
+  plateau = steps.make_schedule(_sgd_config(decay_rule="on_plateau", learning_rate=0.5,
+                                            warmup_epochs=0.5), 10)
+  np.testing.assert_allclose([plateau(s) for s in (0, 4, 5, 1000)], [0.1, 0.5, 0.5, 0.5],
+                             rtol=1e-6)
+
+
 def test_update_average_warms_up_then_uses_the_decay():
   average, params = {"w": jnp.zeros(2)}, {"w": jnp.ones(2)}
   # Step 0: decay min(0.999, 1/10) = 0.1, so the average moves 90% of the way.

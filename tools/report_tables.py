@@ -17,7 +17,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 # pylint: disable=wrong-import-position
-from msfml_jax import paper
+from msfml_jax import config_base, paper
 import reproduce
 from report_common import (AGGCN, DASH, Entry, fmt, fmt_mean_std, fmt_signed, in_suite,
                            main_metric, max_dead, metric_values, no_runs, per_epoch, read_jsonl,
@@ -149,11 +149,12 @@ def _seed_summary(entries: Sequence[Entry], suites) -> str:
 
 
 def _config_key(config: Mapping[str, Any]) -> str:
-  """The config without its seed and environment settings, as a comparable string. Not
-  reproduce.config_differences: that one treats a setting newer than a run as its default
-  when the setting does not affect resume (`optim.average_start_epoch`), which would put a
-  run before tail averaging in the same group as the runs averaged from epoch 46."""
-  flat = reproduce.flatten(config)
+  """The config without its seed and environment settings, as a comparable string; a setting
+  newer than the run is its default (the code that wrote the run behaved as the default).
+  Not reproduce.config_differences: that one ignores every setting that does not affect
+  resume (`optim.average_start_epoch`), which would put a run before tail averaging in the
+  same group as the runs averaged from epoch 46."""
+  flat = {**config_base.flat_fields(config_base.base_config()), **reproduce.flatten(config)}
   return json.dumps({k: v for k, v in flat.items()
                      if k != "seed" and k not in reproduce.ENVIRONMENT_FIELDS}, sort_keys=True)
 
