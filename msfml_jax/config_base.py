@@ -353,15 +353,16 @@ def newer_setting_difference(name: str, value: Any) -> str | None:
   what is trained (not `resume_sensitive`) never differ. Checkpoint resume
   (`msfml_jax.checkpoints`) and finished suite runs (`tools/reproduce.py`) both ask here.
   """
-  defaults = _json_defaults()
+  defaults = json_defaults()
   if not resume_sensitive(name) or name not in defaults or _as_json(value) == defaults[name]:
     return None
   return f"{name}: (absent, i.e. the default {defaults[name]!r}) -> {_as_json(value)!r}"
 
 
 @functools.lru_cache(maxsize=1)
-def _json_defaults() -> dict[str, Any]:
-  """{dotted name: default} of `base_config()`, JSON-normalised; built once per process."""
+def json_defaults() -> dict[str, Any]:
+  """{dotted name: default} of `base_config()`, JSON-normalised (as a saved run's config
+  reads); built once per process. A run saved before a setting existed ran as its default."""
   return {k: _as_json(v) for k, v in flat_fields(base_config()).items()}
 
 

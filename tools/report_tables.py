@@ -154,7 +154,7 @@ def _config_key(config: Mapping[str, Any]) -> str:
   Not reproduce.config_differences: that one ignores every setting that does not affect
   resume (`optim.average_start_epoch`), which would put a run before tail averaging in the
   same group as the runs averaged from epoch 46."""
-  flat = {**config_base.flat_fields(config_base.base_config()), **reproduce.flatten(config)}
+  flat = {**config_base.json_defaults(), **reproduce.flatten(config)}
   return json.dumps({k: v for k, v in flat.items()
                      if k != "seed" and k not in reproduce.ENVIRONMENT_FIELDS}, sort_keys=True)
 
@@ -323,8 +323,8 @@ def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
            "copies it) and trains its own epochs with the change; means are over those epochs' "
            f"test lines, the parent's over the same epochs; the last {LAST_EPOCHS} of them are "
            "what a fork run to the parent's last epoch is judged by. With `optim.ema_decay` > 0 "
-           "the test lines score the moving average, `test_raw` the trained parameters. Epoch-to-epoch "
-           "noise in these means is a few tenths of a point.")
+           "the test lines score the moving average, `test_raw` the trained parameters. "
+           "Epoch-to-epoch noise in these means is a few tenths of a point.")
   return table(header, rows, "lllrrrrrrrrrrrl") + "\n\n" + notes
 
 
