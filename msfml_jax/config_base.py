@@ -91,6 +91,10 @@ def model_config() -> ml_collections.ConfigDict:
   # "token_layernorm": each unit centred over the record's tokens before it, so that no unit
   # is off at every token of a record (mscnn.branch_activation).
   m.branch_norm = "none"
+  # f of those two combining layers: relu (the paper's f) | leaky_relu (slope 0.01) | gelu.
+  # Ours, not the paper's: a unit below zero at every token still gets a gradient, so it can
+  # come back (mscnn.branch_activation).
+  m.branch_unit = "relu"
   # Bi-attention scores h^loc . h^glo as eq. 8 (none) or divided by sqrt(hidden_dim) (sqrt_d,
   # scaled dot-product attention).
   m.attention_scale = "none"
@@ -400,6 +404,7 @@ CHOICES = {
     "model.entity_pooling": ("max", "mean"),
     "model.refined_adjacency": ("lifted", "original"),
     "model.branch_norm": ("none", "layernorm", "token_layernorm"),
+    "model.branch_unit": ("relu", "leaky_relu", "gelu"),
     "model.attention_scale": ("none", "sqrt_d"),
     "model.lstm_impl": ("scan", "hoisted"),
     "optim.decay_rule": ("per_epoch", "on_plateau"),

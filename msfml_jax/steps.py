@@ -159,13 +159,15 @@ def _flatten_triplet(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
 
 
 def _dead_features(outputs: dict[str, jax.Array], weight: jax.Array) -> dict[str, jax.Array]:
-  """Fraction of pooled MSCNN (x) / MSGCN (y) features that are exactly 0 on real examples.
+  """Fraction of pooled MSCNN (x) / MSGCN (y) features that are not positive on real examples:
+  exactly 0 for ReLU units, and the same test (no token fires) for leaky or GELU units
+  (model.branch_unit), whose max-pool is then negative or 0.
 
   A branch whose ReLU units have all died reads 1.0 here: the model then runs without it.
   """
   real = weight[:, None] > 0
   denom = jnp.maximum(real.sum() * outputs["x"].shape[-1], 1)
-  return {f"{k}_dead": ((outputs[k] == 0) & real).sum() / denom for k in ("x", "y")}
+  return {f"{k}_dead": ((outputs[k] <= 0) & real).sum() / denom for k in ("x", "y")}
 
 
 def compute_params(params: Any, dtype: str = "float32") -> Any:

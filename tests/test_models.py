@@ -14,6 +14,7 @@ import pytest
 
 from msfml_jax import config_base
 from msfml_jax import losses
+from msfml_jax import steps
 from msfml_jax.models import embeddings
 from msfml_jax.models import fusion
 from msfml_jax.models import mscnn
@@ -474,6 +475,31 @@ def test_token_layernorm_leaves_no_unit_off_at_every_token_of_a_record():
                              act.apply(params, pre, mask)[1, :4], rtol=1e-5, atol=1e-6)
   with pytest.raises(ValueError, match="token mask"):
     act.init(keys[2], pre, None)
+
+
+def test_branch_unit_gives_units_off_at_every_token_a_gradient():
+  """model.branch_unit: leaky ReLU and GELU keep a gradient on a unit that is below zero at
+  every token (ReLU's is exactly 0: the unit is dead), both encoders take the setting, and the
+  dead fraction in metrics.jsonl counts such units whatever f is (pooled value <= 0)."""
+  pre = jax.random.normal(jax.random.key(0), (2, 7, 8)) * 0.1 - 2.0   # all negative
+
+  def grad_of(unit):
+    return jax.grad(lambda p: mscnn.branch_activation(p, "none", unit=unit).sum())(pre)
+
+  assert not np.any(grad_of("relu"))
+  for unit in ("leaky_relu", "gelu"):
+    out = np.asarray(mscnn.branch_activation(pre, "none", unit=unit))
+    assert (out < 0).all() and np.all(np.asarray(grad_of(unit)) != 0)
+    dead = steps._dead_features({"x": out.max(1), "y": np.maximum(out.max(1), 0)},
+                                jnp.ones(2))
+    assert float(dead["x_dead"]) == float(dead["y_dead"]) == 1.0
+  with pytest.raises(ValueError, match="branch_unit"):
+    mscnn.branch_activation(pre, "none", unit="tanh")
+  config = config_base.model_config()
+  config.branch_unit = "gelu"
+  assert msfml.lexical_encoder(config).unit == msfml.syntactic_encoder(config).unit == "gelu"
+  del config.branch_unit                 # a config saved before the setting: ReLU
+  assert msfml.lexical_encoder(config).unit == "relu"
 
 
 # --- Fusion ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
   python tools/diagnose_branches.py --config=configs/semeval_fast.py --train_steps=30 \\
       --every=10 --max_records=300 --config.optim.learning_rate=0.5 ...
 
-`x_dead` / `y_dead` in metrics.jsonl say how much of a branch's pooled output is exactly 0;
+`x_dead` / `y_dead` in metrics.jsonl say how much of a branch's pooled output is not positive;
 this says which layer does it. For every layer of the two branches that feeds a ReLU it
 prints one JSON line per checkpoint or step (and, with --workdir, writes
 <workdir>/diagnosis_<split>.json):

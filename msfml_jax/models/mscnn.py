@@ -19,8 +19,15 @@ import numpy as np
 from msfml_jax.models import pooling
 
 
-def branch_activation(pre: jax.Array, norm: str, mask: jax.Array | None = None) -> jax.Array:
-  """f of a branch's combining layer: ReLU, after a bias-free LayerNorm for "layernorm".
+# f of a branch's combining layer (model.branch_unit). ReLU is the paper's; the other two give
+# a unit that is below zero at every token a gradient, so that it can fire again.
+BRANCH_UNITS = {"relu": nn.relu, "leaky_relu": nn.leaky_relu, "gelu": nn.gelu}
+
+
+def branch_activation(pre: jax.Array, norm: str, mask: jax.Array | None = None,
+                      unit: str = "relu") -> jax.Array:
+  """f of a branch's combining layer: `unit` (model.branch_unit, ReLU by default), after a
+  bias-free LayerNorm for "layernorm".
 
   At the start of training the cross-entropy shrinks every feature (larger random features
   make random logits, and a higher loss). For a ReLU layer on a linear map with a bias the
@@ -49,7 +56,9 @@ def branch_activation(pre: jax.Array, norm: str, mask: jax.Array | None = None) 
     pre = nn.LayerNorm(use_bias=False, name="norm")(pre)
   elif norm != "none":
     raise ValueError(f"unknown model.branch_norm {norm!r} (none | layernorm | token_layernorm)")
-  return nn.relu(pre)
+  if unit not in BRANCH_UNITS:
+    raise ValueError(f"unknown model.branch_unit {unit!r} ({' | '.join(BRANCH_UNITS)})")
+  return BRANCH_UNITS[unit](pre)
 
 
 class VerticalConv(nn.Module):
@@ -107,6 +116,7 @@ class MSCNN(nn.Module):
     norm: "layernorm" puts a bias-free LayerNorm between the combining layer and its f,
       "token_layernorm" centres each unit over the record's tokens first (model.branch_norm;
       see `branch_activation`).
+    unit: f of the combining layer (model.branch_unit; "concat" only).
   """
   features: int
   kernels: Sequence[int] = (3, 4, 5)
@@ -115,6 +125,7 @@ class MSCNN(nn.Module):
   vertical_channels: int = 4
   combine: str = "concat"
   norm: str = "none"
+  unit: str = "relu"
 
   @nn.compact
   def __call__(self, t: jax.Array, mask: jax.Array) -> jax.Array:
@@ -134,7 +145,7 @@ class MSCNN(nn.Module):
       branches.append(VerticalConv(width, self.vertical_channels, name="vertical")(t))
     if self.combine == "concat":
       h = branch_activation(nn.Dense(self.features, name="combine")(
-          jnp.concatenate(branches, -1)), self.norm, mask)
+          jnp.concatenate(branches, -1)), self.norm, mask, self.unit)
     elif self.combine == "stack":
       h = jnp.concatenate(branches, -1)
       if h.shape[-1] != self.features:

@@ -52,7 +52,7 @@ def lexical_encoder(config: ml_collections.ConfigDict) -> mscnn.MSCNN | None:
                        dilation=config.mscnn_dilation, vertical=config.mscnn_vertical,
                        vertical_channels=config.get("mscnn_vertical_channels", 4),
                        combine=config.mscnn_combine, norm=config.branch_norm,
-                       name="mscnn")
+                       unit=config.get("branch_unit", "relu"), name="mscnn")
   raise ValueError(f"unknown model.mscnn {config.mscnn!r}")
 
 
@@ -65,6 +65,7 @@ def syntactic_encoder(config: ml_collections.ConfigDict) -> msgcn.MSGCN | None:
                        multi_scale=config.msgcn == "multi",
                        refined=config.refined_adjacency, norm=config.branch_norm,
                        output=config.msgcn_output, dropout=config.get("gcn_dropout", 0.0),
+                       unit=config.get("branch_unit", "relu"),
                        name="msgcn" if config.msgcn == "multi" else "gcn")
   raise ValueError(f"unknown model.msgcn {config.msgcn!r}")
 

@@ -81,6 +81,7 @@ class MSGCN(nn.Module):
     norm: "layernorm" puts a bias-free LayerNorm before the combining layer's ReLU,
       "token_layernorm" centres each unit over the record's tokens first (model.branch_norm,
       `mscnn.branch_activation`).
+    unit: f of the combining layer (model.branch_unit, `mscnn.branch_activation`).
     dropout: dropout on a GCN layer's output where it feeds another GCN layer (C-GCN's and
       AGGCN's `gcn_dropout`, model.gcn_dropout); the branch's output y is not dropped.
   """
@@ -90,6 +91,7 @@ class MSGCN(nn.Module):
   refined: str = "lifted"
   norm: str = "none"
   output: str = "combine"
+  unit: str = "relu"
   dropout: float = 0.0
 
   @nn.compact
@@ -122,6 +124,6 @@ class MSGCN(nn.Module):
     if self.output != "combine":
       raise ValueError(f"unknown model.msgcn_output {self.output!r} (combine | refined)")
     y = mscnn.branch_activation(nn.Dense(self.features, name="combine")(
-        jnp.concatenate([h, lifted, refined], axis=-1)), self.norm, mask)
+        jnp.concatenate([h, lifted, refined], axis=-1)), self.norm, mask, self.unit)
     # The combining layer's bias would make padding rows non-zero.
     return y * mask[..., None].astype(y.dtype)
