@@ -342,6 +342,13 @@ PAPER_PROBES: dict[str, dict[str, Any]] = {
     # Measured: 81.63 over epochs 41-50 against 82.33 (-0.70), y_dead 0.27-0.31 against
     # 0.46-0.48, x_dead up to 0.47 against 0.39: not met.
     "paper50_gelu": {"model.branch_unit": "gelu"},
+    # Scaled dot-product bi-attention (model.attention_scale=sqrt_d; eq. 8 has no scale):
+    # h^loc (LayerNorm + ReLU features, 200 wide) dotted with h^glo gives scores whose spread
+    # grows with the width, so the softmax can sit near one-hot and pass little gradient to
+    # the scores; dividing by sqrt(200) keeps it soft. Tried before only as a cure for the
+    # dead units (lr05_sqrt_d: same collapse), never for the score. Same rule (>= +0.33 over
+    # the baseline's epochs 41-50, x_dead and y_dead < 0.5 at every epoch).
+    "paper50_attention_sqrt_d": {"model.attention_scale": "sqrt_d"},
 }
 
 
