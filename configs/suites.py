@@ -182,7 +182,9 @@ def _pubmed(settings) -> list[Run]:
 # 5.29 (+0.21 +- 1.84), max y_dead 0.40 against 0.65. Both met it: configs/pubmed.py now
 # centres in every setting, and the `pubmed` suites are pinned to PRE_CENTRING_PUBMED.
 # Every setting and fold (ternary multi-class fold 1 is where `pubmed` scores lowest, 74.79,
-# while its dev reads 92.0); the binary-class settings are declared but not yet run.
+# while its dev reads 92.0). The binary-class settings, run afterwards, agree: ternary
+# 86.94 +- 7.20 against 86.97 +- 7.26 (-0.03 +- 0.36), binary 86.03 +- 6.43 against 86.30 +-
+# 6.18 (-0.28 +- 0.59); max y_dead 0.32 and 0.31 against 0.56 and 0.53.
 PUBMED_PROBES: dict[str, tuple[tuple[str, str], int, dict[str, Any]]] = {
     f"{_pubmed_run_name(arity, labels, fold)}_center":
         ((arity, labels), fold, {"loss.feature_centering": "batch"})
