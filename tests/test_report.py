@@ -55,6 +55,9 @@ Hand-written text between.
 <!-- report:semeval_sweep begin -->
 <!-- report:semeval_sweep end -->
 
+<!-- report:paper_probes begin -->
+<!-- report:paper_probes end -->
+
 <!-- report:semeval_probe begin -->
 <!-- report:semeval_probe end -->
 
@@ -307,6 +310,8 @@ def test_probe_and_branch_death_sections(tmp_path):
   add_run(root, "semeval_probe", "paper50_token_ln", suites.PAPER_PROBE.config,
           {**suites.PAPER_PROBE.overrides, **suites.PAPER_PROBES["paper50_token_ln"]},
           {"macro_f1": 80.0})
+  add_run(root, *suites.PAPER_PROBE_BASELINES[42].split("/"), suites.PAPER_PROBE.config,
+          suites.PAPER_PROBE.overrides, {"macro_f1": 79.0})   # what the probe is judged against
   metrics = root / "semeval_probe" / "aggcn_fixed" / "metrics.jsonl"
   with metrics.open("a") as f:
     for epoch, f1 in ((1, 41.0), (2, 77.5)):
@@ -339,6 +344,67 @@ def test_probe_and_branch_death_sections(tmp_path):
   (death / "lr05.command.txt").unlink()
   with pytest.raises(ValueError, match="command.txt is missing"):
     report.report(root, doc, tmp_path / "figures")
+
+
+def _add_paper_run(root, suite, name, overrides, test_f1, raw_f1, dead):
+  """A 50-epoch configs/semeval.py run (a probe or the first epochs of its baseline) whose
+  epoch e scores test_f1(e) and raw_f1(e), with `dead` (x, y) at every epoch."""
+  add_run(root, suite, name, suites.PAPER_PROBE.config,
+          {**suites.PAPER_PROBE.overrides, **overrides}, {"macro_f1": test_f1(50)},
+          dead=[dead] * 50, epoch_f1={"test": [test_f1(e) for e in range(1, 51)],
+                                      "test_raw": [raw_f1(e) for e in range(1, 51)]})
+
+
+def _paper_probes(root: pathlib.Path, tmp_path: pathlib.Path) -> str:
+  """The paper_probes section as written from `root` with this module's `suites`."""
+  doc = tmp_path / "results.md"
+  doc.write_text(DOC)
+  report.report(root, doc, tmp_path / "figures", suites_module=suites)
+  return _section(doc.read_text(), "paper_probes")
+
+
+def test_paper_probe_section_judges_each_probe_against_its_seeds_baseline(tmp_path):
+  root = tmp_path / "results"
+  margin = suites.PAPER_PROBE_MARGIN
+  # Baselines: seed 42 scores 80 at every epoch (raw 79), seed 1 scores 70 (raw 69).
+  _add_paper_run(root, *suites.PAPER_PROBE_BASELINES[42].split("/"), {}, lambda e: 80.0,
+                 lambda e: 79.0, (0.3, 0.4))
+  _add_paper_run(root, *suites.PAPER_PROBE_BASELINES[1].split("/"), {"seed": 1},
+                 lambda e: 70.0, lambda e: 69.0, (0.2, 0.45))
+  # The token_ln probe on seed 42 gains the margin only over epochs 41-50 (one point there):
+  # met. The GELU probe gains more but its y_dead reaches 0.5: not met.
+  _add_paper_run(root, "semeval_probe", "paper50_token_ln",
+                 suites.PAPER_PROBES["paper50_token_ln"],
+                 lambda e: 81.0 if e > 40 else 79.0, lambda e: 78.5, (0.1, 0.2))
+  _add_paper_run(root, "semeval_probe", "paper50_gelu", suites.PAPER_PROBES["paper50_gelu"],
+                 lambda e: 85.0, lambda e: 79.0, (0.1, 0.5))
+  section = _paper_probes(root, tmp_path)
+  assert ("| paper50_token_ln | `model.branch_norm=token_layernorm` | 42 | "
+          "semeval_paper/semeval_center_dropout_floor02_tail46 | 79.00 (80.00) | 79.00 (80.00) "
+          "| 81.00 (80.00) | +1.00 | 78.50 (79.00) | 0.10 (0.30) | 0.20 (0.40) | yes |") in section
+  assert "| +5.00 | 79.00 (79.00) | 0.10 (0.30) | 0.50 (0.40) | no |" in section
+  assert f"at least {margin:.2f} above the baseline's" in section
+  # A probe run with another seed is judged against that seed's run (a test-only name, as a
+  # second-seed probe would be declared).
+  suites.PAPER_PROBES["test_only_seed1"] = {"seed": 1}
+  try:
+    _add_paper_run(root, "semeval_probe", "test_only_seed1", {"seed": 1},
+                   lambda e: 70.0 + margin, lambda e: 69.0, (0.2, 0.3))
+    section = _paper_probes(root, tmp_path)
+    assert (f"| test_only_seed1 | — | 1 | semeval_paper/semeval_center_dropout_floor02_tail46_seed1"
+            f" | {70 + margin:.2f} (70.00) |") in section
+    assert f"| {margin:+.2f} | 69.00 (69.00) | 0.20 (0.20) | 0.30 (0.45) | yes |" in section
+    # Without its baseline in results/, the report names what is missing; a seed with no
+    # baseline run is refused by name.
+    import shutil
+    shutil.rmtree(root / suites.PAPER_PROBE_BASELINES[1])
+    with pytest.raises(ValueError, match="test_only_seed1 is judged against .*_seed1, which "
+                                         "results/ lacks"):
+      _paper_probes(root, tmp_path)
+    with pytest.raises(ValueError, match=r"semeval_probe/x \(seed 7\): no configs/semeval.py"):
+      suites.paper_probe_baseline("x", 7)
+  finally:
+    del suites.PAPER_PROBES["test_only_seed1"]
 
 
 def test_pubmed_probe_section_sets_each_probe_beside_its_baseline_fold(tmp_path):

@@ -2,7 +2,8 @@
 
 `tools/report.py` writes them between the document's markers (`SECTIONS`). The paper's numbers
 come from `msfml_jax/paper.py`. No number in these tables is typed by hand. Shared reading and
-formatting: report_common.py; the PubMed sections: report_pubmed.py.
+formatting: report_common.py; the PubMed sections: report_pubmed.py; the judgement of the
+50-epoch probes of configs/semeval.py: report_paper_probes.py.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from report_common import (AGGCN, DASH, Entry, fmt, fmt_mean_std, fmt_signed, in
                            main_metric, max_dead, metric_values, no_runs, per_epoch, read_jsonl,
                            read_results, reports_with_commands, run_wall, settings_text, table,
                            test_metrics, trajectory, worst)
+from report_paper_probes import paper_probe_section
 from report_pubmed import pubmed_probe_section, pubmed_section
 
 __all__ = ["SECTIONS", "Entry", "in_suite", "metric_values", "read_results", "sweep_points"]
@@ -436,6 +438,7 @@ def speed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
 SECTIONS: dict[str, Callable[[Sequence[Entry], Mapping[str, Any]], str]] = {
     "speed": speed_section,
     "semeval_probe": probe_section,
+    "paper_probes": paper_probe_section,
     "branch_death": branch_death_section,
     "ablation": ablation_section,
     "pubmed": pubmed_section,

@@ -1,0 +1,95 @@
+"""docs/results.md's judgement of the 50-epoch probes of configs/semeval.py (`PAPER_PROBES`):
+each against the first 50 epochs of configs/semeval.py's run with the same seed, under the
+rule declared with them (`PAPER_PROBE_MARGIN`, both branches alive)."""
+
+from __future__ import annotations
+
+import pathlib
+import statistics
+import sys
+from typing import Any, Mapping, Sequence
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tools"))
+# pylint: disable=wrong-import-position
+from report_common import (DASH, Entry, fmt, fmt_signed, in_suite, no_runs, per_epoch,
+                           settings_text, table)
+
+# Epoch windows of the comparison: the first ten, the ten before the judged ones, the judged.
+WINDOWS = ((1, 10), (31, 40), (41, 50))
+DEAD_LIMIT = 0.5
+
+
+def window_mean(entry: Entry, split: str, key: str, first: int, last: int) -> float | None:
+  """Mean of `key` over the entry's `split` lines of epochs first..last; None unless all are
+  there (a baseline longer than the probe is read over the probe's epochs only)."""
+  values = per_epoch(entry, split, key)
+  epochs = range(first, last + 1)
+  if not all(e in values for e in epochs):
+    return None
+  return statistics.fmean(values[e] for e in epochs)
+
+
+def max_dead_until(entry: Entry, key: str, last: int) -> float | None:
+  """The largest train-epoch `key` (x_dead / y_dead) over epochs 1..last."""
+  values = [v for e, v in per_epoch(entry, "train_epoch", key).items() if e <= last]
+  return max(values) if values else None
+
+
+def _pairs(entries: Sequence[Entry], declared: Any) -> list[tuple[Entry, Entry]]:
+  """(probe, its baseline) for every PAPER_PROBES run in results/."""
+  by_path = {f"{e.suite}/{e.name}": e for e in entries}
+  pairs = []
+  for e in in_suite(entries, "semeval_probe"):
+    if e.name not in declared.PAPER_PROBES:
+      continue
+    base_path = declared.paper_probe_baseline(e.name, e.flat_config.get("seed"))
+    if base_path not in by_path:
+      raise ValueError(f"results/semeval_probe/{e.name} is judged against {base_path}, which "
+                       f"results/ lacks (python tools/reproduce.py "
+                       f"--suite={base_path.split('/')[0]})")
+    pairs.append((e, by_path[base_path]))
+  return pairs
+
+
+def _row(probe: Entry, base: Entry, declared: Any) -> list[str]:
+  first_judged, last = WINDOWS[-1]
+  cells, means = [], {}
+  for first, end in WINDOWS:
+    means[first] = [window_mean(run, "test", "macro_f1", first, end) for run in (probe, base)]
+    cells.append(f"{fmt(means[first][0])} ({fmt(means[first][1])})")
+  mine, theirs = means[first_judged]
+  delta = None if mine is None or theirs is None else mine - theirs
+  raw = [window_mean(run, "test_raw", "macro_f1", first_judged, last) for run in (probe, base)]
+  dead = {k: [max_dead_until(run, k, last) for run in (probe, base)] for k in ("x_dead", "y_dead")}
+  alive = all(v is not None and v < DEAD_LIMIT for v, _ in dead.values())
+  # A tolerance so that a mean exactly at the margin is not lost to float rounding.
+  met = delta is not None and delta >= declared.PAPER_PROBE_MARGIN - 1e-9 and alive
+  changes = {k: v for k, v in declared.PAPER_PROBES[probe.name].items() if k != "seed"}
+  return ([probe.name, settings_text(changes), str(probe.flat_config.get("seed")),
+           f"{base.suite}/{base.name}"] + cells + [fmt_signed(delta),
+           f"{fmt(raw[0])} ({fmt(raw[1])})"]
+          + [f"{fmt(a)} ({fmt(b)})" for a, b in dead.values()] + ["yes" if met else "no"])
+
+
+def paper_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
+  """One row per 50-epoch probe of configs/semeval.py: its test macro-F1 means over the
+  epoch windows beside its baseline's, the judged difference, and whether the rule is met."""
+  declared = context["suites"]
+  pairs = _pairs(entries, declared)
+  if not pairs:
+    return no_runs("semeval_probe")
+  window_names = [f"epochs {a}-{b}" for a, b in WINDOWS]
+  judged = window_names[-1]
+  header = (["probe", "change", "seed", "baseline (its first 50 epochs)"] + window_names
+            + [f"difference, {judged}", f"trained parameters (`test_raw`), {judged}",
+               "max x_dead", "max y_dead", "rule met"])
+  rows = [_row(probe, base, declared) for probe, base in pairs]
+  notes = (f"Official test macro-F1 averaged over each window, the baseline's in brackets "
+           f"(the `test` lines score the parameters' average, `test_raw` the trained ones); max "
+           f"x_dead / y_dead: the largest train-epoch mean over epochs 1-50, the baseline's in "
+           f"brackets. Rule (`PAPER_PROBE_MARGIN` in configs/suites.py, fixed before the "
+           f"probes ran): the {judged} mean at least {declared.PAPER_PROBE_MARGIN:.2f} above "
+           f"the baseline's, with x_dead and y_dead below {DEAD_LIMIT} at every epoch. "
+           f"{DASH}: a window the run does not cover.")
+  return table(header, rows, "llrlrrrrrrrl") + "\n\n" + notes
