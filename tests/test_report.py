@@ -398,7 +398,7 @@ def test_paper_probe_section_judges_each_probe_against_its_seeds_baseline(tmp_pa
     # baseline run is refused by name.
     import shutil
     shutil.rmtree(root / suites.PAPER_PROBE_BASELINES[1])
-    with pytest.raises(ValueError, match="test_only_seed1 is judged against .*_seed1, which "
+    with pytest.raises(ValueError, match="test_only_seed1 is measured against .*_seed1, which "
                                          "results/ lacks"):
       _paper_probes(root, tmp_path)
     with pytest.raises(ValueError, match=r"semeval_probe/x \(seed 7\): no configs/semeval.py"):

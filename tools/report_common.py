@@ -12,7 +12,7 @@ import json
 import pathlib
 import statistics
 import sys
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
@@ -210,3 +210,19 @@ def reports_with_commands(folder: pathlib.Path, pattern: str) -> list[tuple[path
       raise ValueError(f"{path}: {command.name} is missing beside it")
     out.append((path, f"- `{path.stem}`: `{command.read_text(encoding='utf-8').strip()}`"))
   return out
+
+
+def baseline_pairs(entries: Sequence[Entry], probes: Sequence[Entry],
+                   baseline_of: Callable[[Entry], str]) -> list[tuple[Entry, Entry]]:
+  """(probe, its baseline) for each of `probes`; `baseline_of(probe)` names the baseline as
+  "SUITE/RUN", which must be among `entries` (else an error naming the suite to run)."""
+  by_path = {f"{e.suite}/{e.name}": e for e in entries}
+  pairs = []
+  for e in probes:
+    base_path = baseline_of(e)
+    if base_path not in by_path:
+      raise ValueError(f"results/{e.suite}/{e.name} is measured against {base_path}, which "
+                       f"results/ lacks (python tools/reproduce.py "
+                       f"--suite={base_path.split('/')[0]})")
+    pairs.append((e, by_path[base_path]))
+  return pairs

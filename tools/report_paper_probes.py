@@ -12,8 +12,8 @@ from typing import Any, Mapping, Sequence
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 # pylint: disable=wrong-import-position
-from report_common import (DASH, Entry, fmt, fmt_signed, in_suite, no_runs, per_epoch,
-                           settings_text, table)
+from report_common import (DASH, Entry, baseline_pairs, fmt, fmt_signed, in_suite, no_runs,
+                           per_epoch, settings_text, table)
 
 # Epoch windows of the comparison: the first ten, the ten before the judged ones, the judged.
 WINDOWS = ((1, 10), (31, 40), (41, 50))
@@ -38,18 +38,9 @@ def max_dead_until(entry: Entry, key: str, last: int) -> float | None:
 
 def _pairs(entries: Sequence[Entry], declared: Any) -> list[tuple[Entry, Entry]]:
   """(probe, its baseline) for every PAPER_PROBES run in results/."""
-  by_path = {f"{e.suite}/{e.name}": e for e in entries}
-  pairs = []
-  for e in in_suite(entries, "semeval_probe"):
-    if e.name not in declared.PAPER_PROBES:
-      continue
-    base_path = declared.paper_probe_baseline(e.name, e.flat_config.get("seed"))
-    if base_path not in by_path:
-      raise ValueError(f"results/semeval_probe/{e.name} is judged against {base_path}, which "
-                       f"results/ lacks (python tools/reproduce.py "
-                       f"--suite={base_path.split('/')[0]})")
-    pairs.append((e, by_path[base_path]))
-  return pairs
+  probes = [e for e in in_suite(entries, "semeval_probe") if e.name in declared.PAPER_PROBES]
+  return baseline_pairs(entries, probes, lambda e: declared.paper_probe_baseline(
+      e.name, e.flat_config.get("seed")))
 
 
 def _row(probe: Entry, base: Entry, declared: Any) -> list[str]:

@@ -12,9 +12,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 # pylint: disable=wrong-import-position
 from msfml_jax import paper
-from report_common import (DASH, Entry, fmt, fmt_mean_std, in_suite, max_dead, metric_values,
-                           no_runs, per_epoch, settings_text, table, test_metrics, trajectory,
-                           worst)
+from report_common import (DASH, Entry, baseline_pairs, fmt, fmt_mean_std, in_suite, max_dead,
+                           metric_values, no_runs, per_epoch, settings_text, table,
+                           test_metrics, trajectory, worst)
 
 
 _CENTRING = "loss.feature_centering"
@@ -86,16 +86,8 @@ def pubmed_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
 
 def _pubmed_probe_pairs(entries: Sequence[Entry], declared: Any) -> list[tuple[Entry, Entry]]:
   """(probe, its baseline) for every `pubmed_probe` run in results/."""
-  by_path = {f"{e.suite}/{e.name}": e for e in entries}
-  pairs = []
-  for e in in_suite(entries, "pubmed_probe"):
-    base_path = declared.pubmed_probe_baseline(e.name)
-    if base_path not in by_path:
-      raise ValueError(f"results/pubmed_probe/{e.name} is measured against {base_path}, which "
-                       f"results/ lacks (python tools/reproduce.py "
-                       f"--suite={base_path.split('/')[0]})")
-    pairs.append((e, by_path[base_path]))
-  return pairs
+  return baseline_pairs(entries, in_suite(entries, "pubmed_probe"),
+                        lambda e: declared.pubmed_probe_baseline(e.name))
 
 
 def _pubmed_probe_summary(pairs: Sequence[tuple[Entry, Entry]], declared: Any) -> str:
