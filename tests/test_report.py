@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -396,7 +397,6 @@ def test_paper_probe_section_judges_each_probe_against_its_seeds_baseline(tmp_pa
     assert f"| {margin:+.2f} | 69.00 (69.00) | 0.20 (0.20) | 0.30 (0.45) | yes |" in section
     # Without its baseline in results/, the report names what is missing; a seed with no
     # baseline run is refused by name.
-    import shutil
     shutil.rmtree(root / suites.PAPER_PROBE_BASELINES[1])
     with pytest.raises(ValueError, match="test_only_seed1 is measured against .*_seed1, which "
                                          "results/ lacks"):

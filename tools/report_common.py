@@ -105,12 +105,14 @@ def main_metric(entry: Entry) -> str:
 _BRANCH = {"x_dead": "model.mscnn", "y_dead": "model.msgcn"}
 
 
-def max_dead(entry: Entry, key: str) -> float | str | None:
-  """Max over epochs of the epoch-mean `key` (x_dead / y_dead); "removed" without the branch."""
+def max_dead(entry: Entry, key: str, last_epoch: int | None = None) -> float | str | None:
+  """Max over epochs (up to `last_epoch`, if given) of the epoch-mean `key` (x_dead /
+  y_dead); "removed" without the branch."""
   if entry.flat_config.get(_BRANCH[key]) == "none":
     return "removed"
   values = [r["metrics"][key] for r in entry.rows
-            if r.get("split") == "train_epoch" and key in r.get("metrics", {})]
+            if r.get("split") == "train_epoch" and key in r.get("metrics", {})
+            and (last_epoch is None or r["epoch"] <= last_epoch)]
   return max(values) if values else None
 
 
@@ -188,6 +190,12 @@ def per_epoch(entry: Entry, split: str, key: str) -> dict[int, float]:
   """epoch -> `key` of the entry's `split` lines."""
   return {r["epoch"]: r["metrics"][key] for r in entry.rows
           if r.get("split") == split and key in r.get("metrics", {})}
+
+
+def values_over(entry: Entry, split: str, key: str, epochs: Sequence[int]) -> list[float]:
+  """`key` of the entry's `split` lines of those epochs (the ones it has)."""
+  values = per_epoch(entry, split, key)
+  return [values[ep] for ep in epochs if ep in values]
 
 
 def trajectory(values: Mapping[int, float]) -> str:

@@ -12,8 +12,8 @@ from typing import Any, Mapping, Sequence
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 # pylint: disable=wrong-import-position
-from report_common import (DASH, Entry, baseline_pairs, fmt, fmt_signed, in_suite, no_runs,
-                           per_epoch, settings_text, table)
+from report_common import (DASH, Entry, baseline_pairs, fmt, fmt_signed, in_suite, max_dead,
+                           no_runs, settings_text, table, values_over)
 
 # Epoch windows of the comparison: the first ten, the ten before the judged ones, the judged.
 WINDOWS = ((1, 10), (31, 40), (41, 50))
@@ -23,17 +23,8 @@ DEAD_LIMIT = 0.5
 def window_mean(entry: Entry, split: str, key: str, first: int, last: int) -> float | None:
   """Mean of `key` over the entry's `split` lines of epochs first..last; None unless all are
   there (a baseline longer than the probe is read over the probe's epochs only)."""
-  values = per_epoch(entry, split, key)
-  epochs = range(first, last + 1)
-  if not all(e in values for e in epochs):
-    return None
-  return statistics.fmean(values[e] for e in epochs)
-
-
-def max_dead_until(entry: Entry, key: str, last: int) -> float | None:
-  """The largest train-epoch `key` (x_dead / y_dead) over epochs 1..last."""
-  values = [v for e, v in per_epoch(entry, "train_epoch", key).items() if e <= last]
-  return max(values) if values else None
+  values = values_over(entry, split, key, range(first, last + 1))
+  return statistics.fmean(values) if len(values) == last - first + 1 else None
 
 
 def _pairs(entries: Sequence[Entry], declared: Any) -> list[tuple[Entry, Entry]]:
@@ -43,24 +34,28 @@ def _pairs(entries: Sequence[Entry], declared: Any) -> list[tuple[Entry, Entry]]
       e.name, e.flat_config.get("seed")))
 
 
+def _beside(probe_value: Any, base_value: Any) -> str:
+  """"probe (baseline)"."""
+  return f"{fmt(probe_value)} ({fmt(base_value)})"
+
+
 def _row(probe: Entry, base: Entry, declared: Any) -> list[str]:
-  first_judged, last = WINDOWS[-1]
-  cells, means = [], {}
-  for first, end in WINDOWS:
-    means[first] = [window_mean(run, "test", "macro_f1", first, end) for run in (probe, base)]
-    cells.append(f"{fmt(means[first][0])} ({fmt(means[first][1])})")
-  mine, theirs = means[first_judged]
+  runs = (probe, base)
+  means = [[window_mean(run, "test", "macro_f1", first, last) for run in runs]
+           for first, last in WINDOWS]
+  (mine, theirs), (first_judged, last) = means[-1], WINDOWS[-1]
   delta = None if mine is None or theirs is None else mine - theirs
-  raw = [window_mean(run, "test_raw", "macro_f1", first_judged, last) for run in (probe, base)]
-  dead = {k: [max_dead_until(run, k, last) for run in (probe, base)] for k in ("x_dead", "y_dead")}
-  alive = all(v is not None and v < DEAD_LIMIT for v, _ in dead.values())
+  raw = [window_mean(run, "test_raw", "macro_f1", first_judged, last) for run in runs]
+  dead = [[max_dead(run, k, last) for run in runs] for k in ("x_dead", "y_dead")]
+  # A removed branch ("removed") is not alive.
+  alive = all(isinstance(v, (int, float)) and v < DEAD_LIMIT for v, _ in dead)
   # A tolerance so that a mean exactly at the margin is not lost to float rounding.
   met = delta is not None and delta >= declared.PAPER_PROBE_MARGIN - 1e-9 and alive
   changes = {k: v for k, v in declared.PAPER_PROBES[probe.name].items() if k != "seed"}
   return ([probe.name, settings_text(changes), str(probe.flat_config.get("seed")),
-           f"{base.suite}/{base.name}"] + cells + [fmt_signed(delta),
-           f"{fmt(raw[0])} ({fmt(raw[1])})"]
-          + [f"{fmt(a)} ({fmt(b)})" for a, b in dead.values()] + ["yes" if met else "no"])
+           f"{base.suite}/{base.name}"] + [_beside(*pair) for pair in means]
+          + [fmt_signed(delta), _beside(*raw)] + [_beside(*pair) for pair in dead]
+          + ["yes" if met else "no"])
 
 
 def paper_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:

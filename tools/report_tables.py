@@ -23,7 +23,7 @@ import reproduce
 from report_common import (AGGCN, DASH, Entry, fmt, fmt_mean_std, fmt_signed, in_suite,
                            main_metric, max_dead, metric_values, no_runs, per_epoch, read_jsonl,
                            read_results, reports_with_commands, run_wall, settings_text, table,
-                           test_metrics, trajectory, worst)
+                           test_metrics, trajectory, values_over, worst)
 from report_paper_probes import paper_probe_section
 from report_pubmed import pubmed_probe_section, pubmed_section
 
@@ -266,12 +266,6 @@ def _mean(values: Sequence[float]) -> float | None:
   return statistics.fmean(values) if values else None
 
 
-def _over(entry: Entry, split: str, key: str, epochs: Sequence[int]) -> list[float]:
-  """`key` of the entry's `split` lines of those epochs (the ones it has)."""
-  values = per_epoch(entry, split, key)
-  return [values[ep] for ep in epochs if ep in values]
-
-
 def _changes(entry: Entry, parent: Entry) -> str:
   """The settings `entry` trains with that differ from `parent`'s (environment fields and
   num_epochs left out)."""
@@ -299,20 +293,20 @@ def fork_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
     start = max(r["epoch"] for r in parent.rows if r["step"] <= step)
     epochs = sorted(ep for ep in per_epoch(e, "test", "macro_f1") if ep > start)
     trained = range(start + 1, e.results["epochs"] + 1)  # every epoch the fork trained
-    fork_f1 = _mean(_over(e, "test", "macro_f1", epochs))
-    parent_f1 = _mean(_over(parent, "test", "macro_f1", epochs))
+    fork_f1 = _mean(values_over(e, "test", "macro_f1", epochs))
+    parent_f1 = _mean(values_over(parent, "test", "macro_f1", epochs))
     # A fork run to the parent's end is judged, like the parent, by its last epochs.
     last = epochs[-LAST_EPOCHS:]
     rows.append([e.name, _changes(e, parent), f"{parent_path}, epoch {start}",
                  f"{epochs[0]}-{epochs[-1]}" if epochs else DASH, fmt(fork_f1), fmt(parent_f1),
                  fmt_signed(fork_f1 - parent_f1 if None not in (fork_f1, parent_f1) else None),
                  f"{last[0]}-{last[-1]}" if last else DASH,
-                 fmt(_mean(_over(e, "test", "macro_f1", last))),
-                 fmt(_mean(_over(parent, "test", "macro_f1", last))),
-                 fmt(_mean(_over(e, "test_raw", "macro_f1", epochs))),
-                 fmt(_mean(_over(parent, "test_raw", "macro_f1", epochs))),
-                 fmt(max(_over(e, "train_epoch", "x_dead", trained), default=None)),
-                 fmt(max(_over(e, "train_epoch", "y_dead", trained), default=None)),
+                 fmt(_mean(values_over(e, "test", "macro_f1", last))),
+                 fmt(_mean(values_over(parent, "test", "macro_f1", last))),
+                 fmt(_mean(values_over(e, "test_raw", "macro_f1", epochs))),
+                 fmt(_mean(values_over(parent, "test_raw", "macro_f1", epochs))),
+                 fmt(max(values_over(e, "train_epoch", "x_dead", trained), default=None)),
+                 fmt(max(values_over(e, "train_epoch", "y_dead", trained), default=None)),
                  f"`{e.command}`"])
   header = ["run", "change against the parent", "forked from", "its epochs",
             "mean test macro-F1", "parent, same epochs", "difference",
