@@ -377,6 +377,8 @@ PAPER_PROBES: dict[str, dict[str, Any]] = {
     # that meets it there is then judged on the two seeds' mean difference (>= +0.33).
     # Measured: refined_original_seed1 81.87 over epochs 41-50 against seed 1's 81.75 (+0.12,
     # the lead all in epochs 46-50; trained parameters 80.98 against 81.33): not met.
+    # token_ln_seed1 82.21 against 81.75 (+0.45, met on seed 1; y_dead = x_dead = 0.00),
+    # +0.22 over the two seeds: not met.
     "paper50_refined_original_seed1": {"model.refined_adjacency": "original", "seed": 1},
     "paper50_token_ln_seed1": {"model.branch_norm": "token_layernorm", "seed": 1},
     # beta = 0.01, the feature triplet losses' weight at the sweep's best beta (semeval_sweep,

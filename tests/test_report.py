@@ -407,6 +407,30 @@ def test_paper_probe_section_judges_each_probe_against_its_seeds_baseline(tmp_pa
     del suites.PAPER_PROBES["test_only_seed1"]
 
 
+def test_paper_probe_section_judges_a_change_on_two_seeds_by_their_mean(tmp_path):
+  root = tmp_path / "results"
+  _add_paper_run(root, *suites.PAPER_PROBE_BASELINES[42].split("/"), {}, lambda e: 80.0,
+                 lambda e: 79.0, (0.3, 0.4))
+  _add_paper_run(root, *suites.PAPER_PROBE_BASELINES[1].split("/"), {"seed": 1},
+                 lambda e: 70.0, lambda e: 69.0, (0.2, 0.45))
+  # token_layernorm: +1.00 on seed 42 (met alone), -0.50 on seed 1: mean +0.25, not met.
+  # refined=original: +0.40 and +0.30 (seed 1 short of the margin alone): mean +0.35, met.
+  # GELU on one seed only: not in the over-seeds table.
+  for name, f1 in (("paper50_token_ln", 81.0), ("paper50_token_ln_seed1", 69.5),
+                   ("paper50_refined_original", 80.4),
+                   ("paper50_refined_original_seed1", 70.3), ("paper50_gelu", 85.0)):
+    _add_paper_run(root, "semeval_probe", name, suites.PAPER_PROBES[name],
+                   lambda e, f1=f1: f1, lambda e: 69.0, (0.1, 0.2))
+  section = _paper_probes(root, tmp_path)
+  over_seeds = section.split("judged on the mean of its seeds' differences")[1]
+  assert ("| `model.branch_norm=token_layernorm` | paper50_token_ln, paper50_token_ln_seed1 | "
+          "42: +1.00, 1: -0.50 | +0.25 | no |") in over_seeds
+  assert ("| `model.refined_adjacency=original` | paper50_refined_original, "
+          "paper50_refined_original_seed1 | 42: +0.40, 1: +0.30 | +0.35 | yes |") in over_seeds
+  assert "gelu" not in over_seeds
+  assert "| +0.30 | 69.00 (69.00) | 0.10 (0.20) | 0.20 (0.45) | no |" in section
+
+
 def test_pubmed_probe_section_sets_each_probe_beside_its_baseline_fold(tmp_path):
   root = tmp_path / "results"
   probes = {r.name: r for r in suites.get_suite("pubmed_probe")}

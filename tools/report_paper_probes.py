@@ -39,23 +39,70 @@ def _beside(probe_value: Any, base_value: Any) -> str:
   return f"{fmt(probe_value)} ({fmt(base_value)})"
 
 
+def _judged(probe: Entry, base: Entry) -> tuple[float | None, bool]:
+  """The probe's judged-window mean minus its baseline's, and whether both of its branches
+  stay below DEAD_LIMIT at every epoch."""
+  first, last = WINDOWS[-1]
+  mine, theirs = (window_mean(run, "test", "macro_f1", first, last) for run in (probe, base))
+  delta = None if mine is None or theirs is None else mine - theirs
+  # A removed branch ("removed") is not alive.
+  alive = all(isinstance(v, (int, float)) and v < DEAD_LIMIT
+              for v in (max_dead(probe, k, last) for k in ("x_dead", "y_dead")))
+  return delta, alive
+
+
+def _met(delta: float | None, alive: bool, margin: float) -> bool:
+  # A tolerance so that a mean exactly at the margin is not lost to float rounding.
+  return delta is not None and delta >= margin - 1e-9 and alive
+
+
+def _change(probe: Entry, declared: Any) -> str:
+  """The probe's overrides of configs/semeval.py, its seed left out."""
+  return settings_text({k: v for k, v in declared.PAPER_PROBES[probe.name].items()
+                        if k != "seed"})
+
+
 def _row(probe: Entry, base: Entry, declared: Any) -> list[str]:
   runs = (probe, base)
   means = [[window_mean(run, "test", "macro_f1", first, last) for run in runs]
            for first, last in WINDOWS]
-  (mine, theirs), (first_judged, last) = means[-1], WINDOWS[-1]
-  delta = None if mine is None or theirs is None else mine - theirs
+  first_judged, last = WINDOWS[-1]
+  delta, alive = _judged(probe, base)
   raw = [window_mean(run, "test_raw", "macro_f1", first_judged, last) for run in runs]
   dead = [[max_dead(run, k, last) for run in runs] for k in ("x_dead", "y_dead")]
-  # A removed branch ("removed") is not alive.
-  alive = all(isinstance(v, (int, float)) and v < DEAD_LIMIT for v, _ in dead)
-  # A tolerance so that a mean exactly at the margin is not lost to float rounding.
-  met = delta is not None and delta >= declared.PAPER_PROBE_MARGIN - 1e-9 and alive
-  changes = {k: v for k, v in declared.PAPER_PROBES[probe.name].items() if k != "seed"}
-  return ([probe.name, settings_text(changes), str(probe.flat_config.get("seed")),
+  met = _met(delta, alive, declared.PAPER_PROBE_MARGIN)
+  return ([probe.name, _change(probe, declared), str(probe.flat_config.get("seed")),
            f"{base.suite}/{base.name}"] + [_beside(*pair) for pair in means]
           + [fmt_signed(delta), _beside(*raw)] + [_beside(*pair) for pair in dead]
           + ["yes" if met else "no"])
+
+
+def _over_seeds(pairs: Sequence[tuple[Entry, Entry]], declared: Any) -> str:
+  """One row per change probed with two or more seeds: each seed's difference, their mean,
+  and the rule on the mean (every run's branches alive), as declared with the second seed."""
+  by_change: dict[str, list[tuple[Entry, Entry]]] = {}
+  for probe, base in pairs:
+    by_change.setdefault(_change(probe, declared), []).append((probe, base))
+  rows = []
+  for change, runs in by_change.items():
+    if len(runs) < 2:
+      continue
+    judged = [_judged(probe, base) for probe, base in runs]
+    deltas = [d for d, _ in judged]
+    mean = None if None in deltas else statistics.fmean(deltas)
+    met = _met(mean, all(alive for _, alive in judged), declared.PAPER_PROBE_MARGIN)
+    rows.append([change, ", ".join(p.name for p, _ in runs),
+                 ", ".join(f"{p.flat_config.get('seed')}: {fmt_signed(d)}"
+                           for (p, _), d in zip(runs, deltas)),
+                 fmt_signed(mean), "yes" if met else "no"])
+  if not rows:
+    return ""
+  first, last = WINDOWS[-1]
+  header = ["change", "probes", f"difference by seed, epochs {first}-{last}",
+            "mean difference", "rule met over seeds"]
+  return ("\n\nA change probed with more than one seed is judged on the mean of its seeds' "
+          "differences (the same margin, every run's branches alive):\n\n"
+          + table(header, rows, "lllrl"))
 
 
 def paper_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
@@ -78,4 +125,5 @@ def paper_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) ->
            f"probes ran): the {judged} mean at least {declared.PAPER_PROBE_MARGIN:.2f} above "
            f"the baseline's, with x_dead and y_dead below {DEAD_LIMIT} at every epoch. "
            f"{DASH}: a window the run does not cover.")
-  return table(header, rows, "llrlrrrrrrrl") + "\n\n" + notes
+  return (table(header, rows, "llrlrrrrrrrl") + "\n\n" + notes
+          + _over_seeds(pairs, declared))
