@@ -107,7 +107,8 @@ def _over_seeds(pairs: Sequence[tuple[Entry, Entry]], declared: Any) -> str:
 
 def paper_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) -> str:
   """One row per 50-epoch probe of configs/semeval.py: its test macro-F1 means over the
-  epoch windows beside its baseline's, the judged difference, and whether the rule is met."""
+  epoch windows beside its baseline's, the judged difference, and whether the rule is met;
+  then each change probed with several seeds, judged on the mean of its differences."""
   declared = context["suites"]
   pairs = _pairs(entries, declared)
   if not pairs:
