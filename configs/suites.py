@@ -394,6 +394,13 @@ PAPER_PROBES: dict[str, dict[str, Any]] = {
     # with a small gradient where it does not, so units below zero at every token of a record
     # can come back without GELU's change of the unit's shape (paper50_gelu: -0.70). Same rule.
     "paper50_leaky": {"model.branch_unit": "leaky_relu"},
+    # A third seed of token_layernorm, the one change with a positive mean over two seeds
+    # (+0.22: -0.01 on seed 42, +0.45 on seed 1), against seed 2's own configs/semeval.py
+    # run. Declared before it runs, as a new rule since the two-seed one has judged it: the
+    # change is worth a 150-epoch run if the mean of its three seeds' differences over epochs
+    # 41-50 is >= +0.33 (so seed 2 must gain >= +0.55), x_dead and y_dead < 0.5 at every
+    # epoch of every run.
+    "paper50_token_ln_seed2": {"model.branch_norm": "token_layernorm", "seed": 2},
 }
 
 
