@@ -79,7 +79,7 @@ def _row(probe: Entry, base: Entry, declared: Any) -> list[str]:
 
 def _over_seeds(pairs: Sequence[tuple[Entry, Entry]], declared: Any) -> str:
   """One row per change probed with two or more seeds: each seed's difference, their mean,
-  and the rule on the mean (every run's branches alive), as declared with the second seed."""
+  and the rule on the mean (every run's branches alive), as declared with the later seeds."""
   by_change: dict[str, list[tuple[Entry, Entry]]] = {}
   for probe, base in pairs:
     by_change.setdefault(_change(probe, declared), []).append((probe, base))
