@@ -410,8 +410,8 @@ PAPER_PROBES: dict[str, dict[str, Any]] = {
     # AGGCN's width (semeval/train_aggcn.sh: --hidden_dim 360, whose setting §5.1.2 follows;
     # its --rnn_hidden 300 per direction cannot be kept where h_glo = 2 * lstm_hidden is
     # hidden_dim): x, y, h and the fused features 360 wide instead of 200, the BiLSTM 180 per
-    # direction. With 50-d GloVe the inputs are 140 wide, so the width, never measured, is
-    # the model's capacity. Same rule as the seed-42 probes above (>= +0.33 over the
+    # direction. With 50-d GloVe the inputs are 140 wide, so the width sets the model's
+    # capacity, and it has never been measured. Same rule as the seed-42 probes above (>= +0.33 over the
     # baseline's epochs 41-50, x_dead and y_dead < 0.5 at every epoch).
     "paper50_width360": {"model.hidden_dim": 360, "model.lstm_hidden": 180},
 }
