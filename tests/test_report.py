@@ -7,6 +7,7 @@ import importlib.util
 import json
 import pathlib
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -78,9 +79,11 @@ Hand-written text after.
 def add_run(root: pathlib.Path, suite: str, name: str, config: str, overrides: dict,
             test: dict, best_test: dict | None = None, dead: list[tuple[float, float]] = (),
             wall: float = 100.0, total_wall: float | None = None,
-            epoch_f1: dict[str, list[float]] | None = None) -> None:
+            epoch_f1: dict[str, list[float]] | None = None,
+            learning_rate: float | None = None) -> None:
   """results/<suite>/<name>/ as tools/reproduce.py leaves it, with these metrics
-  (`epoch_f1`: {split: macro-F1 of each epoch} for the per-epoch evaluation lines)."""
+  (`epoch_f1`: {split: macro-F1 of each epoch} for the per-epoch evaluation lines;
+  `learning_rate`: the rate of every train-epoch line)."""
   run = suites.Run(name, config, overrides)
   cfg = reproduce.expected_config(suites, run)
   folder = root / suite / name
@@ -95,7 +98,9 @@ def add_run(root: pathlib.Path, suite: str, name: str, config: str, overrides: d
              "final": {"test": test}, "best": best, "config": cfg}
   (folder / "results.json").write_text(json.dumps(results))
   lines = [{"step": 10 * (i + 1), "epoch": i + 1, "split": "train_epoch",
-            "metrics": {"loss": 1.0, "x_dead": x, "y_dead": y}} for i, (x, y) in enumerate(dead)]
+            "metrics": {"loss": 1.0, "x_dead": x, "y_dead": y,
+                        **({} if learning_rate is None else {"learning_rate": learning_rate})}}
+           for i, (x, y) in enumerate(dead)]
   lines += [{"step": 10 * (i + 1), "epoch": i + 1, "split": split, "metrics": {"macro_f1": f1}}
             for split, values in (epoch_f1 or {}).items() for i, f1 in enumerate(values)]
   (folder / "metrics.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
@@ -347,13 +352,14 @@ def test_probe_and_branch_death_sections(tmp_path):
     report.report(root, doc, tmp_path / "figures")
 
 
-def _add_paper_run(root, suite, name, overrides, test_f1, raw_f1, dead):
+def _add_paper_run(root, suite, name, overrides, test_f1, raw_f1, dead, rate=0.3):
   """A 50-epoch configs/semeval.py run (a probe or the first epochs of its baseline) whose
-  epoch e scores test_f1(e) and raw_f1(e), with `dead` (x, y) at every epoch."""
+  epoch e scores test_f1(e) and raw_f1(e), with `dead` (x, y) and `rate` at every epoch."""
   add_run(root, suite, name, suites.PAPER_PROBE.config,
           {**suites.PAPER_PROBE.overrides, **overrides}, {"macro_f1": test_f1(50)},
           dead=[dead] * 50, epoch_f1={"test": [test_f1(e) for e in range(1, 51)],
-                                      "test_raw": [raw_f1(e) for e in range(1, 51)]})
+                                      "test_raw": [raw_f1(e) for e in range(1, 51)]},
+          learning_rate=rate)
 
 
 def _paper_probes(root: pathlib.Path, tmp_path: pathlib.Path) -> str:
@@ -376,14 +382,17 @@ def test_paper_probe_section_judges_each_probe_against_its_seeds_baseline(tmp_pa
   # met. The GELU probe gains more but its y_dead reaches 0.5: not met.
   _add_paper_run(root, "semeval_probe", "paper50_token_ln",
                  suites.PAPER_PROBES["paper50_token_ln"],
-                 lambda e: 81.0 if e > 40 else 79.0, lambda e: 78.5, (0.1, 0.2))
+                 lambda e: 81.0 if e > 40 else 79.0, lambda e: 78.5, (0.1, 0.2), rate=0.2)
   _add_paper_run(root, "semeval_probe", "paper50_gelu", suites.PAPER_PROBES["paper50_gelu"],
-                 lambda e: 85.0, lambda e: 79.0, (0.1, 0.5))
+                 lambda e: 85.0, lambda e: 79.0, (0.1, 0.5), rate=0.4)
   section = _paper_probes(root, tmp_path)
   assert ("| paper50_token_ln | `model.branch_norm=token_layernorm` | 42 | "
           "semeval_paper/semeval_center_dropout_floor02_tail46 | 79.00 (80.00) | 79.00 (80.00) "
-          "| 81.00 (80.00) | +1.00 | 78.50 (79.00) | 0.10 (0.30) | 0.20 (0.40) | yes |") in section
-  assert "| +5.00 | 79.00 (79.00) | 0.10 (0.30) | 0.50 (0.40) | no |" in section
+          "| 81.00 (80.00) | +1.00 | 78.50 (79.00) | 0.200 (0.300) | 0.10 (0.30) | 0.20 (0.40) "
+          "| yes |") in section
+  assert "| +5.00 | 79.00 (79.00) | 0.400 (0.300) | 0.10 (0.30) | 0.50 (0.40) | no |" in section
+  # Two probes only: no correlation of the rate's difference with the F1 difference yet.
+  assert "correlation" not in section
   assert f"at least {margin:.2f} above the baseline's" in section
   # A probe run with another seed is judged against that seed's run (a test-only name, as a
   # second-seed probe would be declared).
@@ -394,7 +403,12 @@ def test_paper_probe_section_judges_each_probe_against_its_seeds_baseline(tmp_pa
     section = _paper_probes(root, tmp_path)
     assert (f"| test_only_seed1 | — | 1 | semeval_paper/semeval_center_dropout_floor02_tail46_seed1"
             f" | {70 + margin:.2f} (70.00) |") in section
-    assert f"| {margin:+.2f} | 69.00 (69.00) | 0.20 (0.20) | 0.30 (0.45) | yes |" in section
+    assert (f"| {margin:+.2f} | 69.00 (69.00) | 0.300 (0.300) | 0.20 (0.20) | 0.30 (0.45) "
+            f"| yes |") in section
+    # Three probes: rate differences -0.1, +0.1, 0 against F1 differences +1, +5, +margin.
+    r = statistics.correlation([-0.1, 0.1, 0.0], [1.0, 5.0, margin])
+    assert (f"Over the 3 probes, the correlation of the rate's difference from the baseline's "
+            f"with the F1 difference, epochs 41-50: {r:+.2f}.") in section
     # Without its baseline in results/, the report names what is missing; a seed with no
     # baseline run is refused by name.
     shutil.rmtree(root / suites.PAPER_PROBE_BASELINES[1])
@@ -428,7 +442,7 @@ def test_paper_probe_section_judges_a_change_on_two_seeds_by_their_mean(tmp_path
   assert ("| `model.refined_adjacency=original` | paper50_refined_original, "
           "paper50_refined_original_seed1 | 42: +0.40, 1: +0.30 | +0.35 | yes |") in over_seeds
   assert "gelu" not in over_seeds
-  assert "| +0.30 | 69.00 (69.00) | 0.10 (0.20) | 0.20 (0.45) | no |" in section
+  assert "| +0.30 | 69.00 (69.00) | 0.300 (0.300) | 0.10 (0.20) | 0.20 (0.45) | no |" in section
 
 
 def test_pubmed_probe_section_sets_each_probe_beside_its_baseline_fold(tmp_path):

@@ -34,9 +34,17 @@ def _pairs(entries: Sequence[Entry], declared: Any) -> list[tuple[Entry, Entry]]
       e.name, e.flat_config.get("seed")))
 
 
-def _beside(probe_value: Any, base_value: Any) -> str:
+def _beside(probe_value: Any, base_value: Any, digits: int = 2) -> str:
   """"probe (baseline)"."""
-  return f"{fmt(probe_value)} ({fmt(base_value)})"
+  return f"{fmt(probe_value, digits)} ({fmt(base_value, digits)})"
+
+
+def _judged_rates(probe: Entry, base: Entry) -> list[float | None]:
+  """The probe's and its baseline's mean learning rate over the judged window: the
+  on-plateau rule cuts it after a noisy rise of the training loss, so runs reach the judged
+  epochs at different rates."""
+  first, last = WINDOWS[-1]
+  return [window_mean(run, "train_epoch", "learning_rate", first, last) for run in (probe, base)]
 
 
 def _judged(probe: Entry, base: Entry) -> tuple[float | None, bool]:
@@ -69,11 +77,13 @@ def _row(probe: Entry, base: Entry, declared: Any) -> list[str]:
   first_judged, last = WINDOWS[-1]
   delta, alive = _judged(probe, base)
   raw = [window_mean(run, "test_raw", "macro_f1", first_judged, last) for run in runs]
+  rates = _judged_rates(probe, base)
   dead = [[max_dead(run, k, last) for run in runs] for k in ("x_dead", "y_dead")]
   met = _met(delta, alive, declared.PAPER_PROBE_MARGIN)
   return ([probe.name, _change(probe, declared), str(probe.flat_config.get("seed")),
            f"{base.suite}/{base.name}"] + [_beside(*pair) for pair in means]
-          + [fmt_signed(delta), _beside(*raw)] + [_beside(*pair) for pair in dead]
+          + [fmt_signed(delta), _beside(*raw), _beside(*rates, digits=3)]
+          + [_beside(*pair) for pair in dead]
           + ["yes" if met else "no"])
 
 
@@ -117,14 +127,32 @@ def paper_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) ->
   judged = window_names[-1]
   header = (["probe", "change", "seed", "baseline (its first 50 epochs)"] + window_names
             + [f"difference, {judged}", f"trained parameters (`test_raw`), {judged}",
-               "max x_dead", "max y_dead", "rule met"])
+               f"learning rate, {judged}", "max x_dead", "max y_dead", "rule met"])
   rows = [_row(probe, base, declared) for probe, base in pairs]
   notes = (f"Official test macro-F1 averaged over each window, the baseline's in brackets "
            f"(the `test` lines score the parameters' average, `test_raw` the trained ones); max "
            f"x_dead / y_dead: the largest train-epoch mean over epochs 1-50, the baseline's in "
-           f"brackets. Rule (`PAPER_PROBE_MARGIN` in configs/suites.py, fixed before the "
+           f"brackets; learning rate: the mean of the train-epoch lines' rate, which the "
+           f"on-plateau rule cuts at different epochs in different runs. Rule (`PAPER_PROBE_MARGIN` in configs/suites.py, fixed before the "
            f"probes ran): the {judged} mean at least {declared.PAPER_PROBE_MARGIN:.2f} above "
            f"the baseline's, with x_dead and y_dead below {DEAD_LIMIT} at every epoch. "
            f"{DASH}: a window the run does not cover.")
-  return (table(header, rows, "llrlrrrrrrrl") + "\n\n" + notes
+  return (table(header, rows, "llrlrrrrrrrrl") + "\n\n" + notes + _rate_note(pairs)
           + _over_seeds(pairs, declared))
+
+
+def _rate_note(pairs: Sequence[tuple[Entry, Entry]]) -> str:
+  """Whether the judged differences follow the differences in learning rate: their Pearson
+  correlation over the probes that log both ("" for fewer than three)."""
+  points = []
+  for probe, base in pairs:
+    delta, _ = _judged(probe, base)
+    rate, base_rate = _judged_rates(probe, base)
+    if None not in (delta, rate, base_rate):
+      points.append((rate - base_rate, delta))
+  if len(points) < 3 or len({x for x, _ in points}) < 2 or len({y for _, y in points}) < 2:
+    return ""
+  r = statistics.correlation(*zip(*points))
+  first, last = WINDOWS[-1]
+  return (f" Over the {len(points)} probes, the correlation of the rate's difference from "
+          f"the baseline's with the F1 difference, epochs {first}-{last}: {r:+.2f}.")
