@@ -424,6 +424,14 @@ PAPER_PROBES: dict[str, dict[str, Any]] = {
     # dropout may hold the late rise longer. Same rule as the seed-42 probes above (>= +0.33
     # over the baseline's epochs 41-50, x_dead and y_dead < 0.5 at every epoch).
     "paper50_input_dropout06": {"model.input_dropout": 0.6},
+    # Cross-entropy on each triplet's positive and negative samples as well as its anchor
+    # (loss.ce_on=all, ours; eq. 16 has one term per training sample): the step computes
+    # their logits anyway, so the mean over 150 samples instead of 50 is a less noisy
+    # cross-entropy gradient at the same weight against alpha and beta, with more weight on
+    # the classes the anchors are confused with (S- comes from the class ranked second).
+    # Never measured. Same rule as the seed-42 probes above (>= +0.33 over the baseline's
+    # epochs 41-50, x_dead and y_dead < 0.5 at every epoch).
+    "paper50_ce_all": {"loss.ce_on": "all"},
 }
 
 
