@@ -133,10 +133,11 @@ def paper_probe_section(entries: Sequence[Entry], context: Mapping[str, Any]) ->
            f"(the `test` lines score the parameters' average, `test_raw` the trained ones); max "
            f"x_dead / y_dead: the largest train-epoch mean over epochs 1-50, the baseline's in "
            f"brackets; learning rate: the mean of the train-epoch lines' rate, which the "
-           f"on-plateau rule cuts at different epochs in different runs. Rule (`PAPER_PROBE_MARGIN` in configs/suites.py, fixed before the "
-           f"probes ran): the {judged} mean at least {declared.PAPER_PROBE_MARGIN:.2f} above "
-           f"the baseline's, with x_dead and y_dead below {DEAD_LIMIT} at every epoch. "
-           f"{DASH}: a window the run does not cover.")
+           f"on-plateau rule cuts at different epochs in different runs. Rule "
+           f"(`PAPER_PROBE_MARGIN` in configs/suites.py, fixed before the probes ran): the "
+           f"{judged} mean at least {declared.PAPER_PROBE_MARGIN:.2f} above the baseline's, "
+           f"with x_dead and y_dead below {DEAD_LIMIT} at every epoch. {DASH}: a window the "
+           f"run does not cover.")
   return (table(header, rows, "llrlrrrrrrrrl") + "\n\n" + notes + _rate_note(pairs)
           + _over_seeds(pairs, declared))
 
