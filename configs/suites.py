@@ -411,8 +411,8 @@ PAPER_PROBES: dict[str, dict[str, Any]] = {
     # its --rnn_hidden 300 per direction cannot be kept where h_glo = 2 * lstm_hidden is
     # hidden_dim): x, y, h and the fused features 360 wide instead of 200, the BiLSTM 180 per
     # direction. With 50-d GloVe the inputs are 140 wide, so the width sets the model's
-    # capacity, and it has never been measured. Same rule as the seed-42 probes above (>= +0.33 over the
-    # baseline's epochs 41-50, x_dead and y_dead < 0.5 at every epoch).
+    # capacity, and it had never been measured. Same rule as the seed-42 probes above
+    # (>= +0.33 over the baseline's epochs 41-50, x_dead and y_dead < 0.5 at every epoch).
     # Measured: 81.70 over epochs 41-50 against 82.33 (-0.63; ahead over epochs 1-10 and
     # 31-40, behind at every epoch from 40), y_dead up to 0.497, 124 s per epoch against
     # 61 s: not met, the width stays at 200.
