@@ -136,6 +136,12 @@ def loss_config() -> ml_collections.ConfigDict:
   l.normalize_embeddings = True
   l.hard_negatives = True       # S- from the class ranked second; False = random other class
   l.ce_on = "anchor"            # anchor (eq. 16: one CE term per training sample) | all three
+  # False: anchors of the task's negative label (SemEval's Other, TACRED's no_relation) get no
+  # triplet terms, only cross-entropy; its records still serve as S- of other anchors. Ours,
+  # not the paper's: the negative class is what no relation holds, so two of its records
+  # share nothing for eq. 11-14 to pull together (CR-CNN, dos Santos et al. 2015, likewise
+  # gives Other no class embedding in its ranking loss).
+  l.negative_anchor_triplets = True
   # Subtract from x and y their mean over the batch's real samples before the feature triplet
   # loss (batch) or not (none, the paper's eq. 12-14). Centred, the loss no longer sees a
   # shift shared by every sample, so it cannot push a unit's bias below zero (the late death

@@ -70,7 +70,8 @@ def pooled_l2_penalty(pooled: jax.Array, weights: jax.Array) -> jax.Array:
 
 def total_loss(outputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Array,
                loss_config: ml_collections.ConfigDict,
-               has_features: bool = True) -> tuple[jax.Array, dict[str, Any]]:
+               has_features: bool = True,
+               negative_label: int | None = None) -> tuple[jax.Array, dict[str, Any]]:
   """Eq. 16 (without lambda): CE + alpha * rel + beta * rep, averaged over real anchors.
 
   Args:
@@ -82,6 +83,9 @@ def total_loss(outputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Ar
     loss_config: config.loss (msml, alpha, beta, margin_rel, margin_rep,
       normalize_embeddings, ce_on, feature_centering).
     has_features: both x and y exist (MSCNN and MSGCN on); else the feature loss is 0.
+    negative_label: the task's negative label id; with `loss_config.negative_anchor_triplets`
+      False, triplets whose anchor has it get no relation or feature term (still averaged
+      over every real anchor, so the other anchors' terms keep their weight).
 
   Returns:
     (loss, metrics) with metrics loss, ce, rel, rep, pooled_l2 (the penalty before its
@@ -107,6 +111,10 @@ def total_loss(outputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Ar
   w_a, w_p, w_n = split(weights)
   # A triplet term counts only when all three of its samples are real.
   w_triplet = w_a * w_p * w_n
+  if not loss_config.get("negative_anchor_triplets", True):
+    if negative_label is None:
+      raise ValueError("loss.negative_anchor_triplets=False needs the task's negative label")
+    w_triplet = w_triplet * (split(labels)[0] != negative_label).astype(w_triplet.dtype)
 
   if loss_config.ce_on == "anchor":
     ce = _weighted_mean(split(ce_all)[0], w_a)

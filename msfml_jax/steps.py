@@ -187,10 +187,11 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *,
                has_features: bool,
                compute_dtype: str = "float32",
                ema_decay: float = 0.0,
-               average_start_step: int | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
+               average_start_step: int | None = None,
+               negative_label: int | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
   """One SGD step over a stacked triplet batch [3, B, ...] (or [1, B, ...] without MSML),
   then the average's step when the state keeps one (`ema_decay`, `average_start_step`:
-  see `update_average`)."""
+  see `update_average`). `negative_label`: the task's negative label id (losses.total_loss)."""
   flat = _flatten_triplet(batch)
   key = jax.random.fold_in(jax.random.wrap_key_data(state.dropout_key), state.step)
 
@@ -198,7 +199,7 @@ def train_step(state: TrainState, batch: dict[str, jax.Array], *,
     outputs = state.apply_fn({"params": compute_params(params, compute_dtype)}, flat,
                              train=True, rngs={"dropout": key})
     loss, metrics = losses.total_loss(outputs, flat["label"], flat["weight"], loss_config,
-                                      has_features)
+                                      has_features, negative_label)
     return loss, {**metrics, **_dead_features(outputs, flat["weight"])}
 
   (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -224,11 +225,12 @@ def eval_step(state: TrainState, batch: dict[str, jax.Array],
 
 def jit_steps(loss_config: ml_collections.ConfigDict, has_features: bool,
               compute_dtype: str = "float32", ema_decay: float = 0.0,
-              average_start_step: int | None = None):
+              average_start_step: int | None = None, negative_label: int | None = None):
   """The jitted (train_step, eval_step) pair; the train step donates the old state."""
   train = jax.jit(functools.partial(train_step, loss_config=loss_config,
                                     has_features=has_features, compute_dtype=compute_dtype,
                                     ema_decay=ema_decay,
-                                    average_start_step=average_start_step),
+                                    average_start_step=average_start_step,
+                                    negative_label=negative_label),
                   donate_argnums=0)
   return train, jax.jit(functools.partial(eval_step, compute_dtype=compute_dtype))

@@ -73,6 +73,19 @@ def _limit(split, n: int):
   return split.take(np.arange(min(n, len(split)))) if n and n < len(split) else split
 
 
+def negative_label_id(config: ml_collections.ConfigDict, dataset) -> int | None:
+  """The id of the task's negative label when the loss needs it
+  (`loss.negative_anchor_triplets` False), else None."""
+  if config.loss.get("negative_anchor_triplets", True):
+    return None
+  negative = tasks.get(config).negative_label(config)
+  if not negative or negative not in dataset.label_names:
+    raise config_base.ConfigError(
+        f"config: loss.negative_anchor_triplets=False needs a negative label, and task "
+        f"{config.data.task!r} has none (set data.negative_label for a custom task)")
+  return dataset.label_names.index(negative)
+
+
 def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run:
   workdir = pathlib.Path(workdir)
   workdir_lib.make_writable_dir(workdir)
@@ -93,7 +106,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> Run
                                           config.model.get("dtype", "float32"),
                                           config.optim.ema_decay,
                                           (start_epoch - 1) * steps_per_epoch if start_epoch
-                                          else None)
+                                          else None, negative_label_id(config, dataset))
   word_vectors = {}
   if config.model.word_input == "plm":
     from msfml_jax import plm  # pylint: disable=import-outside-toplevel (transformers is slow to import)

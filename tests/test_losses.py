@@ -50,8 +50,9 @@ def _triplet_outputs(b: int = 2, d: int = 3, c: int = 4, seed: int = 0):
   return out, labels
 
 
-def _reference(out, labels, weights, cfg, has_features):
-  """total_loss written out example by example with numpy."""
+def _reference(out, labels, weights, cfg, has_features, no_triplets_for=None):
+  """total_loss written out example by example with numpy; anchors labelled
+  `no_triplets_for` get cross-entropy only."""
   out = {k: np.asarray(v, np.float64) for k, v in out.items()}
   labels, weights = np.asarray(labels), np.asarray(weights)
   if cfg.normalize_embeddings:
@@ -64,7 +65,7 @@ def _reference(out, labels, weights, cfg, has_features):
   total = rel_sum = rep_sum = 0.0
   for i in range(b):
     a, p, n = i, i + b, i + 2 * b
-    if not weights[a]:
+    if not weights[a] or labels[a] == no_triplets_for:
       continue
     rel = max(sq(out["z"][a], out["z"][p]) - sq(out["z"][a], out["z"][n]) + cfg.margin_rel, 0)
     rep = 0.0
@@ -97,6 +98,29 @@ def test_total_loss_matches_reference(has_features, normalize):
   assert set(metrics) == {"loss", "ce", "rel", "rep", "pooled_l2", "accuracy"}
   pred = np.asarray(out["logits"]).argmax(-1)[[0, 2]]
   np.testing.assert_allclose(metrics["accuracy"], np.mean(pred == np.asarray(labels)[[0, 2]]))
+
+
+def test_negative_anchors_get_cross_entropy_only():
+  """loss.negative_anchor_triplets=False: anchors of the negative label have no triplet terms,
+  the rest keep theirs, averaged over every real anchor as before."""
+  cfg = config_base.loss_config()
+  cfg.alpha, cfg.beta = 0.5, 0.25
+  out, labels = _triplet_outputs(b=4, seed=3)
+  labels = labels.at[:4].set(jnp.array([0, 2, 0, 1]))   # anchors 0 and 2 are negatives
+  weights = jnp.ones(12)
+  kept, kept_metrics = losses.total_loss(out, labels, weights, cfg, True)
+  cfg.negative_anchor_triplets = False
+  loss, metrics = losses.total_loss(out, labels, weights, cfg, True, negative_label=0)
+  total, ce, rel, rep = _reference(out, labels, weights, cfg, True, no_triplets_for=0)
+  np.testing.assert_allclose([loss, metrics["ce"], metrics["rel"], metrics["rep"]],
+                             [total, ce, rel, rep], rtol=1e-5)
+  assert metrics["ce"] == kept_metrics["ce"] and metrics["rel"] < kept_metrics["rel"]
+  # Negative records still serve as S- (the negative block's labels play no part).
+  _, swapped = losses.total_loss(out, labels.at[8:].set(0), weights, cfg, True,
+                                 negative_label=0)
+  np.testing.assert_allclose(swapped["rel"], metrics["rel"], rtol=1e-6)
+  with pytest.raises(ValueError, match="negative label"):
+    losses.total_loss(out, labels, weights, cfg, True)
 
 
 def test_total_loss_without_msml_is_cross_entropy():

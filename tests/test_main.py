@@ -146,3 +146,19 @@ def test_main_with_plm_word_vectors(tmp_path):
   results = json.loads((tmp_path / "run" / "results.json").read_text())
   assert results["config"]["model"]["word_input"] == "plm"
   assert "macro_f1" in results["final"]["test"]
+
+
+def test_negative_label_id_comes_from_the_task_and_is_refused_without_one():
+  """loss.negative_anchor_triplets=False finds the task's negative label among the labels;
+  a task without one is a config error, not a silent no-op."""
+  from types import SimpleNamespace  # pylint: disable=import-outside-toplevel
+  from msfml_jax import config_base  # pylint: disable=import-outside-toplevel
+  config = load_config_file()
+  dataset = SimpleNamespace(label_names=["Other", "Cause-Effect", "Component-Whole"])
+  assert train.negative_label_id(config, dataset) is None     # the default keeps every anchor
+  config.loss.negative_anchor_triplets = False
+  config.data.task = "semeval"
+  assert train.negative_label_id(config, dataset) == 0
+  config.data.task, config.data.negative_label = "custom", ""
+  with pytest.raises(config_base.ConfigError, match="has none"):
+    train.negative_label_id(config, dataset)
