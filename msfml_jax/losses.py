@@ -81,7 +81,7 @@ def total_loss(outputs: dict[str, jax.Array], labels: jax.Array, weights: jax.Ar
     labels: [3B] (or [B]) label ids.
     weights: [3B] (or [B]) 1 for real examples, 0 for batch padding.
     loss_config: config.loss (msml, alpha, beta, margin_rel, margin_rep,
-      normalize_embeddings, ce_on, feature_centering).
+      normalize_embeddings, ce_on, negative_anchor_triplets, feature_centering).
     has_features: both x and y exist (MSCNN and MSGCN on); else the feature loss is 0.
     negative_label: the task's negative label id; with `loss_config.negative_anchor_triplets`
       False, triplets whose anchor has it get no relation or feature term (still averaged

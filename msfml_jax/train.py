@@ -73,7 +73,7 @@ def _limit(split, n: int):
   return split.take(np.arange(min(n, len(split)))) if n and n < len(split) else split
 
 
-def negative_label_id(config: ml_collections.ConfigDict, dataset) -> int | None:
+def negative_label_id(config: ml_collections.ConfigDict, dataset: cache.Dataset) -> int | None:
   """The id of the task's negative label when the loss needs it
   (`loss.negative_anchor_triplets` False), else None."""
   if config.loss.get("negative_anchor_triplets", True):
@@ -81,8 +81,9 @@ def negative_label_id(config: ml_collections.ConfigDict, dataset) -> int | None:
   negative = tasks.get(config).negative_label(config)
   if not negative or negative not in dataset.label_names:
     raise config_base.ConfigError(
-        f"config: loss.negative_anchor_triplets=False needs a negative label, and task "
-        f"{config.data.task!r} has none (set data.negative_label for a custom task)")
+        f"config: loss.negative_anchor_triplets=False needs a negative label among the "
+        f"labels, and task {config.data.task!r} has none (a custom task sets "
+        f"data.negative_label)")
   return dataset.label_names.index(negative)
 
 
