@@ -107,7 +107,9 @@ def test_suites_declare_the_issue_runs():
       ("semeval_center_dropout_floor02_tail46_seed1", "configs/semeval.py",
        {**tail46, "seed": 1}),
       ("semeval_center_dropout_floor02_tail46_seed2", "configs/semeval.py",
-       {**tail46, "seed": 2})]
+       {**tail46, "seed": 2}),
+      ("semeval_center_dropout_floor02_tail46_seed3", "configs/semeval.py",
+       {**tail46, "seed": 3})]
   # The adopted run is what the README's first command (configs/semeval.py as is) trains.
   paper = suites.get_suite("semeval_paper")
   assert reproduce.expected_config(suites, suites.Run("x", "configs/semeval.py")) == (
