@@ -12,12 +12,13 @@ import pathlib
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import jax
 import pytest
 
 from conftest import FIXTURE_CONFIG, load_config_file
-from msfml_jax import checkpoints, paths, train
+from msfml_jax import checkpoints, config_base, paths, train
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 FIXTURE_TEST_RECORDS = 100
@@ -151,8 +152,6 @@ def test_main_with_plm_word_vectors(tmp_path):
 def test_negative_label_id_comes_from_the_task_and_is_refused_without_one():
   """loss.negative_anchor_triplets=False finds the task's negative label among the labels;
   a task without one is a config error, not a silent no-op."""
-  from types import SimpleNamespace  # pylint: disable=import-outside-toplevel
-  from msfml_jax import config_base  # pylint: disable=import-outside-toplevel
   config = load_config_file()
   dataset = SimpleNamespace(label_names=["Other", "Cause-Effect", "Component-Whole"])
   assert train.negative_label_id(config, dataset) is None     # the default keeps every anchor
