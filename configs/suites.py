@@ -494,6 +494,9 @@ PAPER_PROBES: dict[str, dict[str, Any]] = {
     # bind. Run on seeds 42 and 1 under the two-seed rule, fixed before either runs: worth a
     # 150-epoch run if the mean of the two seeds' differences over epochs 41-50 is >= +0.33,
     # x_dead and y_dead < 0.5 at every epoch of both runs.
+    # Measured (seed 42): 81.87 against 82.33 (-0.45; ahead at every epoch of 11-40, by 0.42
+    # over 31-40, behind at every epoch of 41-50), x_dead <= 0.45, y_dead <= 0.49, `rep` 0.87
+    # against 0.10 at epoch 50. Seed 1 has not run; the rule needs >= +1.11 from it.
     "paper50_rep_margin2": {"loss.margin_rep": 2.0},
     "paper50_rep_margin2_seed1": {"loss.margin_rep": 2.0, "seed": 1},
 }
