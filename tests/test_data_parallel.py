@@ -9,6 +9,8 @@ import pathlib
 import subprocess
 import sys
 
+from conftest import xla_flags
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -42,7 +44,7 @@ print(json.dumps(test_data_parallel.two_steps(sys.argv[1], sys.argv[2])))
 
 def test_eight_devices_match_one(tmp_path):
   one = two_steps(str(tmp_path / "cache"), str(tmp_path / "w1"))
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+  env = {**os.environ, "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=8"),
          "PYTHONPATH": str(REPO)}
   proc = subprocess.run([sys.executable, "-c", _CHILD, str(tmp_path / "cache"),
                          str(tmp_path / "w8")], cwd=REPO, capture_output=True, text=True,

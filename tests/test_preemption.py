@@ -22,7 +22,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from conftest import FIXTURE_CONFIG, load_config_file
+from conftest import FIXTURE_CONFIG, load_config_file, xla_flags
 from msfml_jax import train
 from msfml_jax import workdir as workdir_lib
 
@@ -197,7 +197,7 @@ def _two_processes(workdir, cache):
   for pid in range(2):
     env = {**os.environ, "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
            "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(pid),
-           "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+           "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=1")}
     procs.append(subprocess.Popen(_cmd(workdir, cache), cwd=REPO, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
   return procs, [p.communicate(timeout=900) for p in procs]
@@ -206,7 +206,7 @@ def _two_processes(workdir, cache):
 def test_two_processes_match_one_process_with_two_devices(reference, tmp_path):
   _, cache = reference
   single = run_to_end(tmp_path / "single", cache,
-                      env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+                      env={"XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=2")})
   assert single.returncode == 0, single.stderr[-5000:]
   # A locked workdir: process 0 finds the lock and every process stops with exit status 2.
   holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
